@@ -1,0 +1,1 @@
+"""Python side of the cycle-level DRAM simulator ``harness._dram``: configs, traces, runs."""
