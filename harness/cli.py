@@ -4,10 +4,22 @@ registers itself here, so ``jitq --help`` lists everything the package can do.""
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
 from harness import __version__
+
+
+# Each module here has ``register(subparsers)``; keep heavy imports (torch, pandas) inside the
+# subcommand's run function so that ``jitq --help`` stays fast.
+SUBCOMMAND_MODULES: list[str] = [
+    "harness.memsim.cli",  # jitq sim
+    "harness.jitq.cli",  # jitq run
+    "harness.report.cli",  # jitq report
+    "harness.train.cli",  # jitq train
+    "harness.capture.cli",  # jitq capture
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,13 +30,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jitq {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    from harness.memsim import cli as memsim_cli
+    import importlib
 
-    memsim_cli.register(sub)
+    for module in SUBCOMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # `jitq ... | head` should end quietly, as Unix tools do, not with a BrokenPipeError traceback.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     parser = build_parser()
     args = parser.parse_args(argv)
     return int(args.func(args) or 0)
