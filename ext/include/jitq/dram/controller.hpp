@@ -1,0 +1,274 @@
+// One channel's memory controller: read / write / active / priority buffers, FR-FCFS scheduling,
+// write-drain watermarks, open or closed row policy, all-bank or per-bank refresh, and the command
+// buses of the standard (one shared bus; or a row and a column bus, HBM3 with column commands on
+// rising clock edges). Scheduling semantics follow Ramulator2's controllers (see
+// docs/dram-simulator.md); the data structures are fixed-size and the hot path has no virtual calls.
+//
+// PIM hook: `priority_send()` injects a command stream (any command id of the spec, e.g. all-bank PIM
+// commands added by a standard extension) that is served in order ahead of reads and writes, and
+// `set_arbiter()` lets another request source decide per tick whether normal requests may be
+// scheduled (blocking / interleave / bank-partition policies).
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "jitq/dram/device.hpp"
+#include "jitq/dram/spec.hpp"
+
+namespace jitq::dram {
+
+enum class RowPolicy : unsigned char { Open, Closed };
+enum class RefreshPolicy : unsigned char { None, AllBank, PerBank };
+
+struct ControllerConfig {
+  int read_buffer_size = 32;
+  int write_buffer_size = 32;
+  double wr_low_watermark = 0.2;
+  double wr_high_watermark = 0.8;
+  RowPolicy row_policy = RowPolicy::Open;
+  RefreshPolicy refresh = RefreshPolicy::AllBank;
+  bool read_forwarding = true;  // reads to a queued write's address are served from the queue
+};
+
+struct Request {
+  uint64_t addr = 0;  // full byte address (write forwarding / coalescing key)
+  int64_t arrive = 0;
+  int32_t row = -1;
+  int32_t col = -1;
+  NodeAddr at{};   // flat node index per level; -1 below an all-bank command's scope
+  int32_t bank = -1;  // flat bank id (== at.node[bank level]); -1 for all-bank commands
+  int16_t final_cmd = -1;
+  int16_t cmd = -1;
+  int8_t kind = 0;  // 0 read, 1 write, 2 maintenance / injected command
+  bool stat_done = false;
+  int32_t tag = -1;  // caller's id for injected commands (reported to the completion callback)
+  // Scheduler cache (see RequestQueue): the controller's issue count when the cached ready tick of
+  // `cmd` was computed; the cached tick is exact while no command has issued since.
+  uint64_t stamp = UINT64_MAX;
+};
+
+// A request queue in arrival order with, next to each request, its bank and a cached lower bound on
+// the tick at which its next command (Request::cmd) may issue. Timing only ever moves later, so a
+// bound above `now` proves "not ready" with one compare; a bank whose open row changes resets the
+// bounds of its requests (kUnknown: the next command must be derived again). Fixed capacity.
+class RequestQueue {
+ public:
+  static constexpr int64_t kUnknown = INT64_MIN;
+  void reserve(size_t n) {
+    req_.reserve(n);
+    lb_.reserve(n);
+    bank_.reserve(n);
+    addr_.reserve(n);
+  }
+  size_t size() const { return req_.size(); }
+  bool empty() const { return req_.empty(); }
+  Request& operator[](size_t i) { return req_[i]; }
+  const Request& operator[](size_t i) const { return req_[i]; }
+  Request& front() { return req_.front(); }
+  Request& back() { return req_.back(); }
+  void push(const Request& r) {
+    req_.push_back(r);
+    lb_.push_back(kUnknown);
+    bank_.push_back(r.bank);
+    addr_.push_back(r.addr);
+    ++filter_[hash(r.addr)];
+  }
+  void erase(size_t i) {
+    --filter_[hash(addr_[i])];
+    req_.erase(req_.begin() + static_cast<std::ptrdiff_t>(i));
+    lb_.erase(lb_.begin() + static_cast<std::ptrdiff_t>(i));
+    bank_.erase(bank_.begin() + static_cast<std::ptrdiff_t>(i));
+    addr_.erase(addr_.begin() + static_cast<std::ptrdiff_t>(i));
+  }
+  void forget_bank(int bank) {
+    const size_t n = bank_.size();
+    for (size_t i = 0; i < n; ++i)
+      if (bank_[i] == bank) lb_[i] = kUnknown;
+  }
+  void forget_all() { std::fill(lb_.begin(), lb_.end(), kUnknown); }
+  bool contains_addr(uint64_t a) const {
+    if (filter_[hash(a)] == 0) return false;  // counting filter: most misses end here
+    bool found = false;
+    for (uint64_t x : addr_) found |= (x == a);
+    return found;
+  }
+  int64_t* lb() { return lb_.data(); }
+  const std::vector<Request>& requests() const { return req_; }
+  std::vector<Request>::iterator begin() { return req_.begin(); }
+  std::vector<Request>::iterator end() { return req_.end(); }
+  std::vector<Request>::const_iterator begin() const { return req_.begin(); }
+  std::vector<Request>::const_iterator end() const { return req_.end(); }
+
+ private:
+  std::vector<Request> req_;
+  std::vector<int64_t> lb_;
+  std::vector<int32_t> bank_;
+  std::vector<uint64_t> addr_;
+  static size_t hash(uint64_t a) { return static_cast<size_t>((a >> 5) ^ (a >> 13) ^ (a >> 21)) & 255; }
+  std::array<uint16_t, 256> filter_{};
+};
+
+struct ChannelStats {
+  uint64_t reads = 0, writes = 0;
+  uint64_t row_hits = 0, row_misses = 0, row_conflicts = 0;
+  uint64_t read_forwarded = 0, write_coalesced = 0;
+  std::vector<uint64_t> cmd_counts;
+  std::vector<int32_t> read_latency;  // ticks, one per read served
+  int64_t last_completion = 0;        // tick
+};
+
+// CSV command log: cycle,command,channel,pseudochannel,bankgroup,bank,row,column,rank,sid
+class CommandLog {
+ public:
+  CommandLog(const std::string& path, const Spec& spec);
+  ~CommandLog();
+  CommandLog(const CommandLog&) = delete;
+  CommandLog& operator=(const CommandLog&) = delete;
+  void write(int64_t clk, int cmd, int channel, const NodeAddr& at, int row, int col);
+  void close();
+
+ private:
+  void flush();
+  const Spec* spec_;
+  std::FILE* file_ = nullptr;
+  std::vector<char> buf_;
+  size_t used_ = 0;
+  int pc_level_ = -1, rank_level_ = -1, sid_level_ = -1, bg_level_ = -1;
+};
+
+class Controller {
+ public:
+  Controller(const Spec& spec, const ControllerConfig& cfg, int channel, CommandLog* log, ChannelStats* stats);
+
+  // Frontend side (Ramulator's send()): true if the request was taken (queued, forwarded or coalesced).
+  bool can_accept(const Request& req) const;
+  bool send(Request req, int64_t clk);
+  // Injects a command (maintenance / PIM) into the in-order priority queue.
+  void priority_send(const Request& req);
+  // Simulates tick `clk` (the controller clock after advancing).
+  void tick(int64_t clk);
+  // A lower bound on the next tick (> clk) at which this controller could issue a command.
+  int64_t next_event(int64_t clk);
+  bool idle() const { return read_.empty() && write_.empty() && active_.empty(); }
+  bool priority_empty() const { return priority_.empty(); }
+  std::size_t priority_size() const { return priority_.size(); }  // PIM hook (harness/memsim/pim)
+
+  // Called after a command from the priority queue completes (its final command issued).
+  std::function<void(const Request&, int64_t)> on_priority_done;
+  // If set and returning false at a tick, reads and writes are not scheduled at that tick.
+  std::function<bool(int64_t)> allow_rw;
+
+  const Device& device() const { return device_; }
+
+ private:
+  enum class Slot : unsigned char { Any, Column, Row };
+  struct Pick {
+    RequestQueue* buf = nullptr;
+    int idx = -1;
+    explicit operator bool() const { return idx >= 0; }
+  };
+
+  bool enqueue(Request req, int64_t clk);
+  int preq(const Request& r) const;
+  bool eligible(const Request& r, Slot slot) const {
+    if (slot == Slot::Any) return true;
+    const bool column = column_[r.cmd];
+    if (spec_->controller != ControllerKind::DualBusRisingEdge || rising_) return (slot == Slot::Column) == column;
+    return eligible_falling(r, slot);
+  }
+  bool eligible_falling(const Request& r, Slot slot) const;
+  bool would_close_active(const Request& r, int cmd) const {
+    if (!closing_[cmd] || active_.empty()) return false;
+    const int bank = r.bank;
+    if (bank >= 0) return active_per_bank_[bank] > 0;
+    return would_close_active_all(r);
+  }
+  bool would_close_active_all(const Request& r) const;
+  int64_t ready(const Request& r, int cmd) const { return device_.ready_time(cmd, r.at); }
+  // Brings entry i's cached command and ready bound up to date for tick `now`: afterwards either
+  // lb > now (not ready) or lb is exact.
+  void update(RequestQueue& q, size_t i, int64_t now) const {
+    int64_t& lb = q.lb()[i];
+    Request& r = q[i];
+    if (lb == RequestQueue::kUnknown) {
+      const int open = device_.open_row(r.bank);
+      r.cmd = static_cast<int16_t>(open < 0 ? spec_->id.ACT : (open == r.row ? r.final_cmd : spec_->id.PREpb));
+    } else if (lb > now || fresh(r)) {
+      return;
+    }
+    lb = bank_ready(r);
+    r.stamp = issues_;
+  }
+  // Ready tick of a bank-scoped request's cached command, memoized for the last (command, bank)
+  // until the next issue (sequential streams ask for the same pair many times).
+  int64_t bank_ready(const Request& r) const {
+    if (r.cmd != memo_cmd_ || r.bank != memo_bank_ || memo_stamp_ != issues_) {
+      memo_cmd_ = r.cmd;
+      memo_bank_ = r.bank;
+      memo_stamp_ = issues_;
+      memo_val_ = device_.ready_time(r.cmd, r.at);
+    }
+    return memo_val_;
+  }
+  Pick pick_best(RequestQueue& buf, Slot slot, bool check_close, bool in_arrival_order);
+  Pick pick_priority(Slot slot);
+  Pick pick_rw(Slot slot);
+  bool try_slot(Slot slot);
+  void issue(Pick p);
+  void refresh_tick();
+  bool write_mode_after(bool mode) const;
+  // Earliest tick at which `cmd` could issue for `r` (rounded to a rising edge where required).
+  int64_t earliest(const Request& r, int cmd) const {
+    int64_t t = ready(r, cmd);
+    if (rising_only_[cmd] && (t & 1) == 0) ++t;
+    return t;
+  }
+  // next_event() helper: lowers `best` to the earliest issue tick of any request in `buf`, computing a
+  // request's ready tick exactly only when its cached lower bound would lower the minimum.
+  void bound_over(RequestQueue& buf, int64_t clk, bool check_close, int64_t& best) const;
+  void forget(int cmd, const Request& r);  // reset cached bounds of the banks whose state `cmd` changed
+  bool buffered_write(uint64_t addr) const;
+
+  const Spec* spec_;
+  ControllerConfig cfg_;
+  int channel_;
+  Device device_;
+  CommandLog* log_;
+  ChannelStats* stats_;
+  int64_t clk_ = 0;
+  uint64_t issues_ = 0;  // commands issued so far; a cached ready tick computed since is exact
+  bool fresh(const Request& r) const { return r.stamp == issues_; }
+  mutable int memo_cmd_ = -1, memo_bank_ = -1;
+  mutable uint64_t memo_stamp_ = UINT64_MAX;
+  mutable int64_t memo_val_ = 0;
+  // Cached next_event() result; valid until the next tick, or a send that changes the queue mode.
+  bool bound_valid_ = false;
+  int64_t bound_ = 0;
+
+  RequestQueue read_, write_, active_;
+  std::vector<Request> priority_;
+  std::vector<int> active_per_bank_;
+  std::vector<unsigned char> closing_, column_, rising_only_;  // per command
+  int active_cap_;
+  bool write_mode_ = false;
+  double wr_low_, wr_high_;
+
+  int64_t next_refresh_ = 0;
+  int64_t refresh_interval_ = 0;
+  std::vector<int> refresh_rr_;  // per scope node: next bank to refresh (per-bank policy)
+
+  // HBM3 rising/falling edge pairing state
+  bool rising_ = true;
+  int pair_cmd_ = -1, pair_pc_ = -1, pair_bank_ = -1;
+  int64_t pair_edge_ = -1;
+  int pc_level_ = 1;
+};
+
+}  // namespace jitq::dram
