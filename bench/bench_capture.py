@@ -36,6 +36,18 @@ def bench_fake_gpt3(model: str, batch: int, seq: int) -> None:
 
 def bench_overhead(repeats: int, threads: int | None) -> None:
     import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class PlainLogger(TorchDispatchMode):
+        """The issue's reference point: a plain TorchDispatchMode that logs each op's name."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.names: list[str] = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+            self.names.append(func.name())
+            return func(*args, **(kwargs or {}))
 
     if threads:
         torch.set_num_threads(threads)
@@ -51,7 +63,7 @@ def bench_overhead(repeats: int, threads: int | None) -> None:
     x, y = make_batch(cfg, 4, 128)
     for _ in range(3):  # warm up (first steps allocate optimizer state, warm the allocator)
         training_step(model, opt, x, y)
-    plain, recd, tables, plain_cpu, recd_cpu = [], [], [], [], []
+    plain, recd, tables, plain_cpu, recd_cpu, logged = [], [], [], [], [], []
     n_ops = 0
 
     def run_plain() -> None:
@@ -74,15 +86,24 @@ def bench_overhead(repeats: int, threads: int | None) -> None:
         tables.append(time.perf_counter() - t)
         n_ops = len(ops)
 
-    for i in range(repeats):  # interleaved, order alternating, so load changes and order effects hit both alike
-        for run in ((run_plain, run_recorded) if i % 2 == 0 else (run_recorded, run_plain)):
+    def run_logger() -> None:
+        t = time.perf_counter()
+        with PlainLogger():
+            training_step(model, opt, x, y)
+        logged.append(time.perf_counter() - t)
+
+    runs = (run_plain, run_logger, run_recorded)
+    for i in range(repeats):  # interleaved, order alternating, so load changes and order effects hit all alike
+        for run in (runs if i % 2 == 0 else runs[::-1]):
             run()
-    p, r = min(plain), min(recd)
+    p, r, lg = min(plain), min(recd), min(logged)
     print(f"recorder overhead, GPT-2 {param_count(cfg) / 1e6:.1f}M params, batch 4 x 128, AdamW, "
           f"{torch.get_num_threads()} threads, {n_ops} ops/step, best of {repeats}:")
     print(f"  plain step {p * 1e3:.1f} ms (median {statistics.median(plain) * 1e3:.1f}), recorded "
           f"{r * 1e3:.1f} ms (median {statistics.median(recd) * 1e3:.1f}): overhead {100 * (r / p - 1):+.1f}% "
           f"(median {100 * (statistics.median(recd) / statistics.median(plain) - 1):+.1f}%), target <= 15%")
+    print(f"  for reference, a plain TorchDispatchMode logger (op names only): {lg * 1e3:.1f} ms, "
+          f"overhead {100 * (lg / p - 1):+.1f}% (median {100 * (statistics.median(logged) / statistics.median(plain) - 1):+.1f}%)")
     pc, rc = min(plain_cpu), min(recd_cpu)
     print(f"  CPU time (all threads): plain {pc * 1e3:.1f} ms, recorded {rc * 1e3:.1f} ms: overhead {100 * (rc / pc - 1):+.1f}%")
     print(f"  recorder cost per op (best difference / ops): wall {(r - p) / n_ops * 1e6:.1f} us, CPU {(rc - pc) / n_ops * 1e6:.1f} us")

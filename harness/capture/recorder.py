@@ -42,6 +42,11 @@ _METADATA = {"detach_", "t_", "transpose_", "squeeze_", "unsqueeze_", "as_stride
              "resize_as_", "set_", "swapdims_", "swapaxes_", "_resize_output_"}
 
 
+# Per-overload plans (see Recorder._plan_for), shared by all recorders: a plan depends on the overload
+# only, and overloads live for the whole process, so their id() is a stable key.
+_PLANS: dict[int, tuple] = {}
+
+
 def _plan(func: Any) -> tuple[tuple[tuple[int, str, int], ...], tuple[int, ...]]:
     """From the op schema: (arg index, arg name, role) for each tensor argument and a role per return
     (-1 = skip: it is an in-place return already logged as the mutated argument)."""
@@ -94,7 +99,6 @@ class Recorder(TorchDispatchMode):
         self.t_param: dict[int, str] = {}
         self._live: dict[int, int] = {}  # id() of the live storage's Python object -> tensor_id
         self._refs: dict[int, weakref.ref] = {}
-        self._plans: dict[Any, Any] = {}
         self._seq_module: dict[int, str] = {}
         self._stack: list[str] = [""]
         self._mod_names: dict[int, str] = {}
@@ -215,20 +219,22 @@ class Recorder(TorchDispatchMode):
 
     # ---- the op hook -----------------------------------------------------------------------------
     def _emit(self, items: list, op_id: int) -> None:
-        live = self._live
-        acc = self.acc
+        """Log (tensor, role) pairs of an op (the lift_fresh path; the hot path inlines this)."""
         for t, role in items:
-            st = t.untyped_storage()
-            key = id(st)  # the storage's Python object lives exactly as long as the storage
-            tid = live.get(key)
-            if tid is None:
-                tid = self._new_storage(st, key, op_id)
-            if role == RW:
-                off, dt, sh, sd = t.storage_offset(), t.dtype, t.shape, t.stride()
-                acc.append((op_id, tid, READ, off, dt, sh, sd))
-                acc.append((op_id, tid, WRITE, off, dt, sh, sd))
-            else:
-                acc.append((op_id, tid, role, t.storage_offset(), t.dtype, t.shape, t.stride()))
+            self._log(t, role, op_id)
+
+    def _log(self, t: Tensor, role: int, op_id: int) -> None:
+        st = t.untyped_storage()
+        key = id(st)  # the storage's Python object lives exactly as long as the storage
+        tid = self._live.get(key)
+        if tid is None:
+            tid = self._new_storage(st, key, op_id)
+        if role == RW:
+            off, dt, sh, sd = t.storage_offset(), t.dtype, t.shape, t.stride()
+            self.acc.append((op_id, tid, READ, off, dt, sh, sd))
+            self.acc.append((op_id, tid, WRITE, off, dt, sh, sd))
+        else:
+            self.acc.append((op_id, tid, role, t.storage_offset(), t.dtype, t.shape, t.stride()))
 
     def _plan_for(self, func: Any) -> tuple:
         """Per-op-overload plan, cached by identity (overloads are never freed): (skip, tensor
@@ -237,19 +243,22 @@ class Recorder(TorchDispatchMode):
         directly skips ``OpOverload.__call__``, a Python frame that only forwards to it."""
         skip = func.namespace in _SKIP_NAMESPACES
         arg_plan, ret_plan = ((), ()) if skip else _plan(func)
-        plan = (skip, arg_plan, ret_plan, FLOP_FUNCS.get(func), func is _LIFT_FRESH, getattr(func, "_op", func))
-        self._plans[id(func)] = plan
+        # the common return shape, one fresh tensor, gets a fast path in __torch_dispatch__
+        single = 1 if ret_plan == (WRITE,) else 0
+        plan = (skip, arg_plan, ret_plan, FLOP_FUNCS.get(func), func is _LIFT_FRESH, getattr(func, "_op", func), single)
+        _PLANS[id(func)] = plan
         return plan
 
     def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
-        # Hot path: one call per aten op. Kept flat (no helper calls per operand) because its cost is
-        # the recorder's overhead on a real training step.
-        if kwargs is None:
-            kwargs = {}
-        plan = self._plans.get(id(func))
+        # Hot path: one call per aten op, and its cost is the recorder's overhead on a real training
+        # step. Kept flat on purpose: operands are logged inline (no helper call, no intermediate
+        # list), attributes are read once into locals.
+        plan = _PLANS.get(id(func))
         if plan is None:
             plan = self._plan_for(func)
-        skip, arg_plan, ret_plan, flop_fn, is_lift, run_op = plan
+        skip, arg_plan, ret_plan, flop_fn, is_lift, run_op, single = plan
+        if kwargs is None:
+            kwargs = {}
         if skip:
             return run_op(*args, **kwargs)
         op_id = self.n
@@ -258,8 +267,9 @@ class Recorder(TorchDispatchMode):
         if phase == FWD:
             module = self._stack[-1]
             seq = _get_sequence_nr() - 1
-            if seq not in self._seq_module:
-                self._seq_module[seq] = module
+            seq_module = self._seq_module
+            if seq not in seq_module:
+                seq_module[seq] = module
         elif phase == BWD:
             node = _current_node()
             module = ""
@@ -273,34 +283,60 @@ class Recorder(TorchDispatchMode):
         else:
             module = ""
         out = run_op(*args, **kwargs)
-        items: list = []
-        add = items.append
+        if is_lift and self.fake and isinstance(out, Tensor):
+            self._lifted(args, kwargs, arg_plan, out, op_id)
+            arg_plan = ()
+        live = self._live
+        acc_append = self.acc.append
         nargs = len(args)
         for i, name, role in arg_plan:
             v = args[i] if i < nargs else kwargs.get(name)
-            if v is None:
-                continue
             if isinstance(v, Tensor):
-                add((v, role))
+                vs: Any = (v,)
             elif isinstance(v, (list, tuple)):
-                for x in v:
-                    if isinstance(x, Tensor):
-                        add((x, role))
-        if is_lift and self.fake and isinstance(out, Tensor):
-            self._emit(items, op_id)
-            items.clear()
-            self._alias_lifted(args[0], out)
-        if ret_plan:
+                vs = v
+            else:
+                continue
+            for t in vs:
+                if not isinstance(t, Tensor):
+                    continue
+                st = t.untyped_storage()
+                key = id(st)  # the storage's Python object lives exactly as long as the storage
+                tid = live.get(key)
+                if tid is None:
+                    tid = self._new_storage(st, key, op_id)
+                if role == RW:
+                    off, dt, sh, sd = t.storage_offset(), t.dtype, t.shape, t.stride()
+                    acc_append((op_id, tid, READ, off, dt, sh, sd))
+                    acc_append((op_id, tid, WRITE, off, dt, sh, sd))
+                else:
+                    acc_append((op_id, tid, role, t.storage_offset(), t.dtype, t.shape, t.stride()))
+        if single and isinstance(out, Tensor):
+            st = out.untyped_storage()
+            key = id(st)
+            tid = live.get(key)
+            if tid is None:
+                tid = self._new_storage(st, key, op_id)
+            acc_append((op_id, tid, WRITE, out.storage_offset(), out.dtype, out.shape, out.stride()))
+        elif ret_plan:
             outs = out if len(ret_plan) > 1 else (out,)
             for role, o in zip(ret_plan, outs):
                 if role < 0:
                     continue
                 if isinstance(o, Tensor):
-                    add((o, role))
+                    self._log(o, role, op_id)
                 elif isinstance(o, (list, tuple)):
                     for x in o:
                         if isinstance(x, Tensor):
-                            add((x, role))
-        self._emit(items, op_id)
+                            self._log(x, role, op_id)
         self.ops.append((op_id, self.step, func, phase, module, flop_fn(args, kwargs, out) if flop_fn is not None else 0))
         return out
+
+    def _lifted(self, args: tuple, kwargs: dict, arg_plan: tuple, out: Tensor, op_id: int) -> None:
+        """Fake-mode lift_fresh: log the operands, then alias the result to the constant."""
+        nargs = len(args)
+        for i, name, role in arg_plan:
+            v = args[i] if i < nargs else kwargs.get(name)
+            if isinstance(v, Tensor):
+                self._log(v, role, op_id)
+        self._alias_lifted(args[0], out)
