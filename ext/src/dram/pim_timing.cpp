@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "jitq/dram/controller.hpp"
+#include "jitq/dram/request_loop.hpp"
 
 namespace jitq::dram {
 
@@ -413,68 +414,31 @@ PimRunResult simulate_with_pim(const SimConfig& cfg, const PimParams& p, const s
     };
   }
 
-  const int64_t period = spec.tick_mult;
   PimRunResult out;
   SimResult& res = out.sim;
   res.tick_ps = spec.tick_ps;
   res.tx_bytes = spec.tx_bytes;
-
-  size_t i = 0;
-  Request head;
-  int head_ch = -1;
-  auto load_head = [&]() {
-    if (i >= n) return;
-    head = Request{};
-    head.kind = is_write[i] ? 1 : 0;
-    head_ch = mapper.map(addr[i], head);
-  };
-  load_head();
-
-  int64_t now = 0;
-  int64_t ticks = 0;
-  for (;;) {
-    if (i < n && now % period == 0 && (!arrival || arrival[i] <= now)) {
-      for (int k = 0; k < cfg.requests_per_clock && i < n; ++k) {
-        if (arrival && arrival[i] > now) break;
-        if (!ctrls[head_ch]->send(head, now)) break;
-        ++i;
-        if (i == n) res.accept_cycles = now;
-        load_head();
-      }
+  // The drivers as the loop's extra request source: a channel is idle once its priority queue is
+  // empty and its drivers are done; drivers feed the priority queue before the controller ticks.
+  struct Drivers {
+    std::vector<std::unique_ptr<Controller>>& ctrls;
+    std::vector<std::vector<std::unique_ptr<PimDriver>>>& drivers;
+    bool idle(size_t c) const {
+      bool idle = ctrls[c]->priority_empty();
+      for (const auto& d : drivers[c]) idle = idle && d->done();
+      return idle;
     }
-    bool all_idle = true;
-    for (size_t c = 0; c < ctrls.size(); ++c) {
-      all_idle = all_idle && ctrls[c]->idle() && ctrls[c]->priority_empty();
-      for (const auto& d : drivers[c]) all_idle = all_idle && d->done();
+    int64_t next_event(size_t c, int64_t now) const {
+      int64_t t = kNever;
+      for (const auto& d : drivers[c]) t = std::min(t, d->next_event(*ctrls[c], now));
+      return t;
     }
-    if (i >= n && all_idle) break;
-
-    int64_t next_tick = kNever;
-    for (size_t c = 0; c < ctrls.size(); ++c) {
-      next_tick = std::min(next_tick, ctrls[c]->next_event(now));
-      for (const auto& d : drivers[c]) next_tick = std::min(next_tick, d->next_event(*ctrls[c], now));
-    }
-    int64_t next_offer = kNever;
-    if (i < n && ctrls[head_ch]->can_accept(head)) {
-      int64_t t = now + 1;
-      if (arrival) t = std::max(t, arrival[i]);
-      next_offer = (t + period - 1) / period * period;
-    }
-    if (next_offer < next_tick) {
-      now = next_offer;
-      continue;
-    }
-    if (next_tick >= kNever) throw std::runtime_error("simulation deadlock: nothing can issue");
-    now = next_tick;
-    for (size_t c = 0; c < ctrls.size(); ++c) {
+    void before_tick(size_t c, int64_t now) {
       for (auto& d : drivers[c]) d->before_tick(*ctrls[c], now);
-      ctrls[c]->tick(now);
     }
-    ++ticks;
-  }
+  } extra{ctrls, drivers};
+  run_requests(cfg, spec, mapper, ctrls, addr, is_write, arrival, n, extra, res);
   if (log) log->close();
-
-  res.ticks_simulated = ticks;
   collect_stats(spec, stats, res);
   out.kernel_start.assign(kernels.size(), -1);
   out.kernel_end.assign(kernels.size(), -1);

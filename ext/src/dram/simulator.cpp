@@ -1,5 +1,7 @@
 #include "jitq/dram/simulator.hpp"
 
+#include "jitq/dram/request_loop.hpp"
+
 #include <algorithm>
 #include <memory>
 #include <stdexcept>
@@ -12,7 +14,6 @@ int log2i(int64_t v) {
   while ((int64_t{1} << b) < v) ++b;
   return b;
 }
-constexpr int64_t kNever = INT64_MAX / 4;
 }  // namespace
 
 AddressMapper::AddressMapper(const Spec& spec, int channels, Mapping mapping, bool wrap)
@@ -118,63 +119,12 @@ SimResult simulate(const SimConfig& cfg, const uint64_t* addr, const uint8_t* is
     ctrls.push_back(std::make_unique<Controller>(spec, cfg.controller, c, log.get(), &stats[c]));
   }
 
-  const int64_t period = spec.tick_mult;  // ticks per memory clock: one offer opportunity per clock
   SimResult res;
   res.tick_ps = spec.tick_ps;
   res.tx_bytes = spec.tx_bytes;
-
-  size_t i = 0;
-  Request head;
-  int head_ch = -1;
-  auto load_head = [&]() {
-    if (i >= n) return;
-    head = Request{};
-    head.kind = is_write[i] ? 1 : 0;
-    head_ch = mapper.map(addr[i], head);
-  };
-  load_head();
-
-  int64_t now = 0;  // ticks completed (Ramulator's m_clk between ticks)
-  int64_t ticks = 0;
-  for (;;) {
-    // Frontend: offers happen between ticks, on memory-clock boundaries.
-    if (i < n && now % period == 0 && (!arrival || arrival[i] <= now)) {
-      for (int k = 0; k < cfg.requests_per_clock && i < n; ++k) {
-        if (arrival && arrival[i] > now) break;
-        if (!ctrls[head_ch]->send(head, now)) break;
-        ++i;
-        if (i == n) res.accept_cycles = now;
-        load_head();
-      }
-    }
-    bool all_idle = true;
-    for (auto& c : ctrls) all_idle = all_idle && c->idle();
-    if (i >= n && all_idle) break;
-
-    int64_t next_tick = kNever;
-    for (auto& c : ctrls) next_tick = std::min(next_tick, c->next_event(now));
-    int64_t next_offer = kNever;
-    if (i < n && ctrls[head_ch]->can_accept(head)) {
-      int64_t t = now + 1;
-      if (arrival) t = std::max(t, arrival[i]);
-      next_offer = (t + period - 1) / period * period;
-    }
-    if (next_offer < next_tick) {
-      now = next_offer;  // ticks in between are idle
-      continue;
-    }
-    if (next_tick >= kNever) {
-      if (i < n) throw std::runtime_error("simulation deadlock: request cannot be accepted and nothing can issue");
-      // only refresh-free idle controllers with nothing queued would get here
-      break;
-    }
-    now = next_tick;
-    for (auto& c : ctrls) c->tick(now);
-    ++ticks;
-  }
+  NoExtra none;
+  run_requests(cfg, spec, mapper, ctrls, addr, is_write, arrival, n, none, res);
   if (log) log->close();
-
-  res.ticks_simulated = ticks;
   collect_stats(spec, stats, res);
   return res;
 }
