@@ -154,6 +154,10 @@ class Controller {
   void priority_send(const Request& req);
   // Simulates tick `clk` (the controller clock after advancing).
   void tick(int64_t clk);
+  // Re-evaluates the write-drain mode on the queues as they stand. The request loop calls it after every
+  // batch of offers and every tick, so the mode follows each queue change as Ramulator2's per-cycle
+  // evaluation does, and results do not depend on which idle ticks the loop skips.
+  void settle_mode() { write_mode_ = write_mode_after(write_mode_); }
   // A lower bound on the next tick (> clk) at which this controller could issue a command.
   int64_t next_event(int64_t clk);
   bool idle() const { return read_.empty() && write_.empty() && active_.empty(); }

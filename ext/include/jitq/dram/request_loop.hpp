@@ -61,7 +61,10 @@ void run_requests(const SimConfig& cfg, const Spec& spec, const AddressMapper& m
       }
     }
     bool all_idle = true;
-    for (size_t c = 0; c < nch; ++c) all_idle = all_idle && ctrls[c]->idle() && extra.idle(c);
+    for (size_t c = 0; c < nch; ++c) {
+      ctrls[c]->settle_mode();
+      all_idle = all_idle && ctrls[c]->idle() && extra.idle(c);
+    }
     if (i >= n && all_idle) break;
 
     int64_t next_tick = kLoopNever;
@@ -69,6 +72,7 @@ void run_requests(const SimConfig& cfg, const Spec& spec, const AddressMapper& m
       next_tick = std::min(next_tick, ctrls[c]->next_event(now));
       next_tick = std::min(next_tick, extra.next_event(c, now));
     }
+    if (cfg.tick_every_cycle) next_tick = now + 1;  // reference mode for tests: no tick skipped
     int64_t next_offer = kLoopNever;
     if (i < n && ctrls[head_ch]->can_accept(head)) {
       int64_t t = now + 1;
