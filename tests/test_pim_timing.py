@@ -175,6 +175,30 @@ def test_fuzzed_mix_has_no_timing_violations(tmp_path, policy: str, preset: str,
         assert rep.ok, rep.summary()
 
 
+@pytest.mark.parametrize("policy", ["blocking", "interleave", "bank-partition"])
+@pytest.mark.parametrize("preset,override", [CASES[0], CASES[3], CASES[5]])
+def test_skipping_idle_ticks_changes_nothing(tmp_path, monkeypatch, policy: str, preset: str,
+                                             override: list[str]) -> None:
+    """PIM drivers must ask for every tick at which they would act (a waiting command's restart, a
+    program PREab that turns out a no-op): a run that evaluates every tick gives the same log."""
+    from harness.memsim.config import DramConfig
+
+    cfg = load_config(preset, override)
+    a, w, arr = _host(cfg, 3000, 2, load=0.75)
+    plain = DramConfig.engine_config
+    out = []
+    for every in (False, True):
+        monkeypatch.setattr(DramConfig, "engine_config", lambda self, e=every: {**plain(self), "tick_every_cycle": e})
+        log = tmp_path / f"every{every}.csv"
+        st = simulate_with_pim(cfg, a, w, arr, _kernels(cfg), policy=policy, command_log=log)
+        out.append((st, log.read_bytes()))
+    (fast, fast_log), (slow, slow_log) = out
+    assert fast["ticks_simulated"] < slow["ticks_simulated"]
+    assert {k: v for k, v in fast.items() if k != "ticks_simulated"} == {
+        k: v for k, v in slow.items() if k != "ticks_simulated"}
+    assert fast_log == slow_log
+
+
 def test_policies_trade_host_latency_for_pim_time(hbm3) -> None:
     a, w, arr = _host(hbm3, 4000, 7, load=0.5)
     k = [QuantizeKernel(0, 64 * _stride(hbm3), 1024, 1024, "bf16", "MX9", "forward")]

@@ -240,7 +240,14 @@ class PimDriver {
       if (chunk_end_ >= 0 && !c.idle()) return std::max(now + 1, host_deadline_);
       return now + 1;
     }
-    int64_t t = std::max(now + 1, ready(c, next_issue_cmd(c)));
+    // what before_tick() would queue: the program's next command after no-op PREabs
+    const size_t pos = after_noops(c);
+    if (pos >= cmds_.size()) return now + 1;  // only no-ops left: let before_tick() finish the program
+    const int64_t r = ready(c, next_issue_cmd(c, pos));
+    // A waiting command (interleave, low priority) restarts its wait at the first tick at which it
+    // cannot issue (inject_one): that tick must be evaluated even if nothing else happens then.
+    if (wait_since_ >= 0 && r > now + 1) return now + 1;
+    int64_t t = std::max(now + 1, r);
     if (!p_.high_priority && p_.policy == PimPolicy::Interleave && !c.idle())
       t = std::max(t, wait_since_ >= 0 ? wait_since_ + p_.max_wait * spec_->tick_mult : now + 1);
     return t;
@@ -270,14 +277,19 @@ class PimDriver {
   }
 
   // Drops a PREab at the head of the program when no PIM bank is open.
-  void skip_noops(const Controller& c) {
-    while (pos_ < cmds_.size() && cmds_[pos_].cmd == spec_->id.PREab && !any_open(c)) ++pos_;
+  void skip_noops(const Controller& c) { pos_ = after_noops(c); }
+  // The position skip_noops() would move to (program PREabs with nothing open are no-ops).
+  size_t after_noops(const Controller& c) const {
+    size_t p = pos_;
+    while (p < cmds_.size() && cmds_[p].cmd == spec_->id.PREab && !any_open(c)) ++p;
+    return p;
   }
 
   // The logical command to queue next: the program's, or a PREab / ACTab re-opening the program's
   // row if the host or a refresh closed or changed it.
-  LCmd next_issue_cmd(const Controller& c) const {
-    const LCmd& n = cmds_[pos_];
+  LCmd next_issue_cmd(const Controller& c) const { return next_issue_cmd(c, pos_); }
+  LCmd next_issue_cmd(const Controller& c, size_t pos) const {
+    const LCmd& n = cmds_[pos];
     const bool access = n.cmd == id_rd_ || n.cmd == id_wr_;
     if ((access && !rows_open(c, n.row)) || (n.cmd == id_actab_ && any_open(c))) {
       if (any_open(c)) return {static_cast<int16_t>(spec_->id.PREab), -1, -1};
