@@ -403,25 +403,17 @@ class PimDriver {
 PimRunResult simulate_with_pim(const SimConfig& cfg, const PimParams& p, const std::vector<PimProgram>& kernels,
                                const uint64_t* addr, const uint8_t* is_write, const int64_t* arrival, size_t n) {
   const Spec spec = resolve_spec(with_pim(standard(cfg.standard), p), cfg.org, pim_timing(cfg.timing, p), cfg.tCK_ps);
-  AddressMapper mapper(spec, cfg.channels, cfg.mapping, cfg.wrap);
-  check_requests(cfg, mapper, addr, arrival, n);
-
-  std::unique_ptr<CommandLog> log;
-  if (!cfg.command_log.empty()) log = std::make_unique<CommandLog>(cfg.command_log, spec);
-
-  std::vector<ChannelStats> stats(cfg.channels);
-  std::vector<std::unique_ptr<Controller>> ctrls;
+  MemorySystem ms(cfg, spec, addr, arrival, n);
+  auto& ctrls = ms.ctrls;
   // drivers[c]: one (blocking, all pseudo-channels in lockstep) or one per pseudo-channel (rank).
   std::vector<std::vector<std::unique_ptr<PimDriver>>> drivers(cfg.channels);
   std::vector<int> queued(cfg.channels, 0);
   const int per_channel = p.policy == PimPolicy::Blocking ? 1 : spec.count[spec.scope_level];
   for (int c = 0; c < cfg.channels; ++c) {
-    stats[c].read_latency.reserve(n / cfg.channels + 16);
-    ctrls.push_back(std::make_unique<Controller>(spec, cfg.controller, c, log.get(), &stats[c]));
     for (int d = 0; d < per_channel; ++d)
       drivers[c].push_back(std::make_unique<PimDriver>(spec, p, kernels, d, per_channel == 1 ? -1 : d, &queued[c]));
     auto* drv = &drivers[c];
-    ctrls.back()->on_priority_done = [drv](const Request& r, int64_t clk) {
+    ctrls[c]->on_priority_done = [drv](const Request& r, int64_t clk) {
       if (r.tag >= 0) (*drv)[static_cast<size_t>(r.tag)]->on_done(clk);
     };
   }
@@ -449,9 +441,8 @@ PimRunResult simulate_with_pim(const SimConfig& cfg, const PimParams& p, const s
       for (auto& d : drivers[c]) d->before_tick(*ctrls[c], now);
     }
   } extra{ctrls, drivers};
-  run_requests(cfg, spec, mapper, ctrls, addr, is_write, arrival, n, extra, res);
-  if (log) log->close();
-  collect_stats(spec, stats, res);
+  run_requests(cfg, spec, ms.mapper, ctrls, addr, is_write, arrival, n, extra, res);
+  ms.finish(spec, res);
   out.kernel_start.assign(kernels.size(), -1);
   out.kernel_end.assign(kernels.size(), -1);
   for (const auto& per : drivers)

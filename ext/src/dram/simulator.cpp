@@ -103,29 +103,32 @@ Spec make_spec(const SimConfig& cfg) {
   return resolve_spec(standard(cfg.standard), cfg.org, cfg.timing, cfg.tCK_ps);
 }
 
-SimResult simulate(const SimConfig& cfg, const uint64_t* addr, const uint8_t* is_write, const int64_t* arrival,
-                   size_t n) {
-  const Spec spec = make_spec(cfg);
-  AddressMapper mapper(spec, cfg.channels, cfg.mapping, cfg.wrap);
+MemorySystem::MemorySystem(const SimConfig& cfg, const Spec& spec, const uint64_t* addr, const int64_t* arrival,
+                           size_t n)
+    : mapper(spec, cfg.channels, cfg.mapping, cfg.wrap), stats(cfg.channels) {
   check_requests(cfg, mapper, addr, arrival, n);
-
-  std::unique_ptr<CommandLog> log;
   if (!cfg.command_log.empty()) log = std::make_unique<CommandLog>(cfg.command_log, spec);
-
-  std::vector<ChannelStats> stats(cfg.channels);
-  std::vector<std::unique_ptr<Controller>> ctrls;
   for (int c = 0; c < cfg.channels; ++c) {
     stats[c].read_latency.reserve(n / cfg.channels + 16);
     ctrls.push_back(std::make_unique<Controller>(spec, cfg.controller, c, log.get(), &stats[c]));
   }
+}
 
+void MemorySystem::finish(const Spec& spec, SimResult& res) {
+  if (log) log->close();
+  collect_stats(spec, stats, res);
+}
+
+SimResult simulate(const SimConfig& cfg, const uint64_t* addr, const uint8_t* is_write, const int64_t* arrival,
+                   size_t n) {
+  const Spec spec = make_spec(cfg);
+  MemorySystem ms(cfg, spec, addr, arrival, n);
   SimResult res;
   res.tick_ps = spec.tick_ps;
   res.tx_bytes = spec.tx_bytes;
   NoExtra none;
-  run_requests(cfg, spec, mapper, ctrls, addr, is_write, arrival, n, none, res);
-  if (log) log->close();
-  collect_stats(spec, stats, res);
+  run_requests(cfg, spec, ms.mapper, ms.ctrls, addr, is_write, arrival, n, none, res);
+  ms.finish(spec, res);
   return res;
 }
 

@@ -22,6 +22,19 @@ namespace jitq::dram {
 
 inline constexpr int64_t kLoopNever = INT64_MAX / 4;
 
+// What one run owns besides the request stream: the address mapper (the requests are checked against
+// it before anything is written), the command log, and per channel its stats and controller.
+struct MemorySystem {
+  MemorySystem(const SimConfig& cfg, const Spec& spec, const uint64_t* addr, const int64_t* arrival, size_t n);
+  // Closes the command log and sums the channels' stats into res.
+  void finish(const Spec& spec, SimResult& res);
+
+  AddressMapper mapper;
+  std::unique_ptr<CommandLog> log;
+  std::vector<ChannelStats> stats;
+  std::vector<std::unique_ptr<Controller>> ctrls;
+};
+
 // The plain run: the host stream only.
 struct NoExtra {
   bool idle(size_t) const { return true; }
