@@ -8,7 +8,6 @@
 namespace jitq::dram {
 
 namespace {
-constexpr int64_t kNever = INT64_MAX / 4;
 
 bool is_access(Effect e) {
   return e == Effect::Read || e == Effect::Write || e == Effect::ReadAP || e == Effect::WriteAP;

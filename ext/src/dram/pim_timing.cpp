@@ -13,7 +13,6 @@ namespace jitq::dram {
 
 namespace {
 
-constexpr int64_t kNever = INT64_MAX / 4;
 
 bool has_level(const StandardDef& d, const std::string& name) {
   return std::find(d.levels.begin(), d.levels.end(), name) != d.levels.end();
@@ -420,8 +419,6 @@ PimRunResult simulate_with_pim(const SimConfig& cfg, const PimParams& p, const s
 
   PimRunResult out;
   SimResult& res = out.sim;
-  res.tick_ps = spec.tick_ps;
-  res.tx_bytes = spec.tx_bytes;
   // The drivers as the loop's extra request source: a channel is idle once its priority queue is
   // empty and its drivers are done; drivers feed the priority queue before the controller ticks.
   struct Drivers {
@@ -441,7 +438,7 @@ PimRunResult simulate_with_pim(const SimConfig& cfg, const PimParams& p, const s
       for (auto& d : drivers[c]) d->before_tick(*ctrls[c], now);
     }
   } extra{ctrls, drivers};
-  run_requests(cfg, spec, ms.mapper, ctrls, addr, is_write, arrival, n, extra, res);
+  run_requests(cfg, spec, ms, addr, is_write, arrival, n, extra, res);
   ms.finish(spec, res);
   out.kernel_start.assign(kernels.size(), -1);
   out.kernel_end.assign(kernels.size(), -1);

@@ -1,10 +1,10 @@
 #include "jitq/dram/simulator.hpp"
 
-#include "jitq/dram/request_loop.hpp"
-
 #include <algorithm>
 #include <memory>
 #include <stdexcept>
+
+#include "jitq/dram/request_loop.hpp"
 
 namespace jitq::dram {
 
@@ -116,6 +116,8 @@ MemorySystem::MemorySystem(const SimConfig& cfg, const Spec& spec, const uint64_
 
 void MemorySystem::finish(const Spec& spec, SimResult& res) {
   if (log) log->close();
+  res.tick_ps = spec.tick_ps;
+  res.tx_bytes = spec.tx_bytes;
   collect_stats(spec, stats, res);
 }
 
@@ -124,10 +126,8 @@ SimResult simulate(const SimConfig& cfg, const uint64_t* addr, const uint8_t* is
   const Spec spec = make_spec(cfg);
   MemorySystem ms(cfg, spec, addr, arrival, n);
   SimResult res;
-  res.tick_ps = spec.tick_ps;
-  res.tx_bytes = spec.tx_bytes;
   NoExtra none;
-  run_requests(cfg, spec, ms.mapper, ms.ctrls, addr, is_write, arrival, n, none, res);
+  run_requests(cfg, spec, ms, addr, is_write, arrival, n, none, res);
   ms.finish(spec, res);
   return res;
 }

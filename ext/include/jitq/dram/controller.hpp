@@ -24,6 +24,10 @@
 
 namespace jitq::dram {
 
+// "No event": the tick that next_event() functions (controllers, PIM drivers) return when nothing is
+// pending; far enough from INT64_MAX that adding latencies to it cannot overflow.
+inline constexpr int64_t kNever = INT64_MAX / 4;
+
 enum class RowPolicy : unsigned char { Open, Closed };
 enum class RefreshPolicy : unsigned char { None, AllBank, PerBank };
 

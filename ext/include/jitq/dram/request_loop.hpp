@@ -5,7 +5,7 @@
 //
 // `Extra` adds work beside the host stream (the PIM drivers) without virtual calls in the loop:
 //   bool idle(size_t channel) const;                    // nothing of its own left on that channel
-//   int64_t next_event(size_t channel, int64_t now);    // earliest tick it needs (> now), or kLoopNever
+//   int64_t next_event(size_t channel, int64_t now);    // earliest tick it needs (> now), or kNever
 //   void before_tick(size_t channel, int64_t now);      // runs before that channel's controller ticks
 #pragma once
 
@@ -20,13 +20,11 @@
 
 namespace jitq::dram {
 
-inline constexpr int64_t kLoopNever = INT64_MAX / 4;
-
 // What one run owns besides the request stream: the address mapper (the requests are checked against
 // it before anything is written), the command log, and per channel its stats and controller.
 struct MemorySystem {
   MemorySystem(const SimConfig& cfg, const Spec& spec, const uint64_t* addr, const int64_t* arrival, size_t n);
-  // Closes the command log and sums the channels' stats into res.
+  // Closes the command log and fills res from the channels' stats and the spec's units.
   void finish(const Spec& spec, SimResult& res);
 
   AddressMapper mapper;
@@ -38,15 +36,16 @@ struct MemorySystem {
 // The plain run: the host stream only.
 struct NoExtra {
   bool idle(size_t) const { return true; }
-  int64_t next_event(size_t, int64_t) const { return kLoopNever; }
+  int64_t next_event(size_t, int64_t) const { return kNever; }
   void before_tick(size_t, int64_t) {}
 };
 
 // Runs the stream to completion; sets res.accept_cycles and res.ticks_simulated.
 template <class Extra>
-void run_requests(const SimConfig& cfg, const Spec& spec, const AddressMapper& mapper,
-                  std::vector<std::unique_ptr<Controller>>& ctrls, const uint64_t* addr, const uint8_t* is_write,
-                  const int64_t* arrival, size_t n, Extra& extra, SimResult& res) {
+void run_requests(const SimConfig& cfg, const Spec& spec, MemorySystem& ms, const uint64_t* addr,
+                  const uint8_t* is_write, const int64_t* arrival, size_t n, Extra& extra, SimResult& res) {
+  const AddressMapper& mapper = ms.mapper;
+  std::vector<std::unique_ptr<Controller>>& ctrls = ms.ctrls;
   const int64_t period = spec.tick_mult;  // ticks per memory clock: one offer opportunity per clock
   const size_t nch = ctrls.size();
   size_t i = 0;
@@ -80,13 +79,13 @@ void run_requests(const SimConfig& cfg, const Spec& spec, const AddressMapper& m
     }
     if (i >= n && all_idle) break;
 
-    int64_t next_tick = kLoopNever;
+    int64_t next_tick = kNever;
     for (size_t c = 0; c < nch; ++c) {
       next_tick = std::min(next_tick, ctrls[c]->next_event(now));
       next_tick = std::min(next_tick, extra.next_event(c, now));
     }
     if (cfg.tick_every_cycle) next_tick = now + 1;  // reference mode for tests: no tick skipped
-    int64_t next_offer = kLoopNever;
+    int64_t next_offer = kNever;
     if (i < n && ctrls[head_ch]->can_accept(head)) {
       int64_t t = now + 1;
       if (arrival) t = std::max(t, arrival[i]);
@@ -96,7 +95,7 @@ void run_requests(const SimConfig& cfg, const Spec& spec, const AddressMapper& m
       now = next_offer;  // ticks in between are idle
       continue;
     }
-    if (next_tick >= kLoopNever) {
+    if (next_tick >= kNever) {
       if (i < n) throw std::runtime_error("simulation deadlock: request cannot be accepted and nothing can issue");
       throw std::runtime_error("simulation deadlock: commands are queued but nothing can issue");
     }
