@@ -218,12 +218,8 @@ class Recorder(TorchDispatchMode):
         self._refs[tid] = weakref.ref(out_st, lambda _r, key=key, tid=tid: self._died(key, tid))
 
     # ---- the op hook -----------------------------------------------------------------------------
-    def _emit(self, items: list, op_id: int) -> None:
-        """Log (tensor, role) pairs of an op (the lift_fresh path; the hot path inlines this)."""
-        for t, role in items:
-            self._log(t, role, op_id)
-
     def _log(self, t: Tensor, role: int, op_id: int) -> None:
+        """Log one operand (multi-result ops; the hot path inlines the same steps)."""
         st = t.untyped_storage()
         key = id(st)  # the storage's Python object lives exactly as long as the storage
         tid = self._live.get(key)
@@ -283,9 +279,6 @@ class Recorder(TorchDispatchMode):
         else:
             module = ""
         out = run_op(*args, **kwargs)
-        if is_lift and self.fake and isinstance(out, Tensor):
-            self._lifted(args, kwargs, arg_plan, out, op_id)
-            arg_plan = ()
         live = self._live
         acc_append = self.acc.append
         nargs = len(args)
@@ -311,6 +304,8 @@ class Recorder(TorchDispatchMode):
                     acc_append((op_id, tid, WRITE, off, dt, sh, sd))
                 else:
                     acc_append((op_id, tid, role, t.storage_offset(), t.dtype, t.shape, t.stride()))
+        if is_lift and self.fake and isinstance(out, Tensor):
+            self._alias_lifted(args[0], out)  # before the result is logged: it takes the constant's id
         if single and isinstance(out, Tensor):
             st = out.untyped_storage()
             key = id(st)
@@ -331,12 +326,3 @@ class Recorder(TorchDispatchMode):
                             self._log(x, role, op_id)
         self.ops.append((op_id, self.step, func, phase, module, flop_fn(args, kwargs, out) if flop_fn is not None else 0))
         return out
-
-    def _lifted(self, args: tuple, kwargs: dict, arg_plan: tuple, out: Tensor, op_id: int) -> None:
-        """Fake-mode lift_fresh: log the operands, then alias the result to the constant."""
-        nargs = len(args)
-        for i, name, role in arg_plan:
-            v = args[i] if i < nargs else kwargs.get(name)
-            if isinstance(v, Tensor):
-                self._log(v, role, op_id)
-        self._alias_lifted(args[0], out)
