@@ -332,3 +332,16 @@ def test_skipping_idle_ticks_changes_nothing(tmp_path: Path, preset: str, overri
     assert {k: v for k, v in fast.items() if k != "ticks_simulated"} == {
         k: v for k, v in slow.items() if k != "ticks_simulated"}
     assert fast_log == slow_log
+
+
+def test_engine_dict_errors_name_the_key() -> None:
+    from harness import _dram
+
+    cfg = load_config("ddr4")
+    a, w = np.arange(4, dtype=np.uint64) * np.uint64(64), np.zeros(4, bool)
+    with pytest.raises(ValueError, match="'tick_every_cycle' has the wrong type"):
+        _dram.simulate({**cfg.engine_config(), "tick_every_cycle": "yes"}, a, w, None, "")
+    engine = cfg.engine_config()
+    del engine["channels"]
+    with pytest.raises(ValueError, match="missing 'channels'"):
+        _dram.simulate(engine, a, w, None, "")

@@ -15,11 +15,18 @@
 
 namespace jitq::dram {
 
-// A required key of a config dict; throws std::invalid_argument "<what> is missing '<key>'".
+// A required key of a config dict; throws std::invalid_argument "<what> is missing '<key>'", or
+// "<what>: '<key>' has the wrong type (<type>)" when the value does not convert.
 template <class T>
 T dict_get(const pybind11::dict& d, const char* key, const char* what = "simulator config") {
   if (!d.contains(key)) throw std::invalid_argument(std::string(what) + " is missing '" + key + "'");
-  return d[key].cast<T>();
+  const pybind11::object v = d[key];
+  try {
+    return v.cast<T>();
+  } catch (const pybind11::cast_error&) {
+    throw std::invalid_argument(std::string(what) + ": '" + key + "' has the wrong type (" +
+                                pybind11::str(pybind11::type::handle_of(v).attr("__name__")).cast<std::string>() + ")");
+  }
 }
 
 // The flat dict of harness.memsim DramConfig.engine_config() as a SimConfig (command_log left empty).
