@@ -42,7 +42,7 @@ PimParams pim_params(const py::dict& d) {
   else throw std::invalid_argument("unknown PIM policy '" + pol + "' (blocking, interleave, bank-partition)");
   p.chunk_groups = get<int>(d, "chunk_groups");
   p.high_priority = get<std::string>(d, "priority") == "high";
-  if (d.contains("max_wait")) p.max_wait = d["max_wait"].cast<int>();
+  if (d.contains("max_wait")) p.max_wait = get<int>(d, "max_wait");
   return p;
 }
 
