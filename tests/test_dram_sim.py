@@ -306,6 +306,9 @@ def test_per_bank_refresh_spacing(std: str) -> None:
     ("ddr4", ["channels=2"], 0.9, 0.9, True),
     ("ddr4", ["read_buffer_size=8", "write_buffer_size=8"], 0.5, 0.4, True),
     ("hbm2e", ["row_policy=closed"], 0.9, 0.9, True),
+    # tiny queues: write drains flip often, so the ready index rebuilds the queue it switches to
+    ("hbm3", ["read_buffer_size=4", "write_buffer_size=4", "refresh=per-bank"], 0.5, 0.5, True),
+    ("hbm2e", ["refresh=per-bank", "channels=2"], 0.0, 0.5, False),
 ])
 def test_skipping_idle_ticks_changes_nothing(tmp_path: Path, preset: str, overrides: list[str], locality: float,
                                              write_frac: float, bursty: bool) -> None:

@@ -106,14 +106,21 @@ void CommandLog::write(int64_t clk, int cmd, int channel, const NodeAddr& at, in
 // ---------------------------------------------------------------- controller
 
 Controller::Controller(const Spec& spec, const ControllerConfig& cfg, int channel, CommandLog* log, ChannelStats* stats)
-    : spec_(&spec), cfg_(cfg), channel_(channel), device_(spec), log_(log), stats_(stats) {
+    : spec_(&spec),
+      cfg_(cfg),
+      channel_(channel),
+      device_(spec),
+      log_(log),
+      stats_(stats),
+      active_per_bank_(static_cast<size_t>(spec.count[spec.bank_level]), 0),
+      // read and write queues: a precharge waits while its bank has an active request
+      index_(spec, device_, {1, 1}, active_per_bank_.data()) {
   if (cfg.read_buffer_size < 1 || cfg.write_buffer_size < 1) throw std::invalid_argument("buffer sizes must be >= 1");
   read_.reserve(cfg.read_buffer_size);
   write_.reserve(cfg.write_buffer_size);
   active_cap_ = spec.count[spec.bank_level];
   active_.reserve(active_cap_);
   priority_.reserve(1024);
-  active_per_bank_.assign(spec.count[spec.bank_level], 0);
   wr_low_ = cfg.wr_low_watermark * cfg.write_buffer_size;
   wr_high_ = cfg.wr_high_watermark * cfg.write_buffer_size;
   stats_->cmd_counts.assign(spec.ncmd(), 0);
@@ -149,27 +156,7 @@ bool Controller::can_accept(const Request& req) const {
   return static_cast<int>(write_.size()) < cfg_.write_buffer_size;
 }
 
-bool Controller::send(Request req, int64_t clk) {
-  const bool mode_before = write_mode_after(write_mode_);
-  const bool ok = enqueue(req, clk);
-  if (ok && bound_valid_) {
-    if (write_mode_after(write_mode_) != mode_before) {
-      bound_valid_ = false;
-    } else if (req.kind == 0 ? !read_.empty() && read_.back().arrive == clk && mode_before == false
-                             : !write_.empty() && write_.back().arrive == clk && mode_before == true) {
-      RequestQueue& q = req.kind == 0 ? read_ : write_;
-      const size_t i = q.size() - 1;
-      update(q, i, clk);
-      const Request& r = q[i];
-      if (!would_close_active(r, r.cmd)) {
-        int64_t t = q.lb()[i];
-        if (rising_only_[r.cmd] && (t & 1) == 0) ++t;
-        bound_ = std::min(bound_, t);
-      }
-    }
-  }
-  return ok;
-}
+bool Controller::send(Request req, int64_t clk) { return enqueue(req, clk); }
 
 bool Controller::enqueue(Request req, int64_t clk) {
   req.final_cmd = static_cast<int16_t>(req.kind == 0 ? spec_->id.RD : spec_->id.WR);
@@ -183,7 +170,9 @@ bool Controller::enqueue(Request req, int64_t clk) {
       return true;
     }
     if (static_cast<int>(read_.size()) >= cfg_.read_buffer_size) return false;
+    req.cmd = static_cast<int16_t>(cmd_for(req));
     read_.push(req);
+    index_.add(kReadQ, req.cmd, req.bank);
     stats_->reads++;
     return true;
   }
@@ -194,13 +183,14 @@ bool Controller::enqueue(Request req, int64_t clk) {
     return true;
   }
   if (static_cast<int>(write_.size()) >= cfg_.write_buffer_size) return false;
+  req.cmd = static_cast<int16_t>(cmd_for(req));
   write_.push(req);
+  index_.add(kWriteQ, req.cmd, req.bank);
   stats_->writes++;
   return true;
 }
 
 void Controller::priority_send(const Request& req) {
-  bound_valid_ = false;
   Request r = req;
   if (r.final_cmd < 0 || r.final_cmd >= spec_->ncmd()) throw std::invalid_argument("priority_send: bad command id");
   r.kind = 2;
@@ -260,19 +250,45 @@ bool Controller::eligible_falling(const Request& r, Slot slot) const {
 }
 
 // FR-FCFS: the oldest request whose next command is ready now (and passes the slot's filter).
-// Read and write queues are kept in arrival order, so the first ready request is the oldest.
+// Read and write queues are kept in arrival order, so the first ready request is the oldest. The ready
+// index proves most "nothing is ready" cases without a scan.
 Controller::Pick Controller::pick_best(RequestQueue& buf, Slot slot, bool check_close, bool in_arrival_order) {
   Pick best;
+  if (buf.empty()) return best;
+  // Read and write queues: the ready index tells which commands anything could issue now; requests
+  // waiting on the others are passed over with one test.
+  unsigned ready_slots = ReadyIndex::kAllSlots;
+  if (&buf != &active_) {
+    const unsigned mask = slot == Slot::Any ? ReadyIndex::kAllSlots
+                                            : (slot == Slot::Column ? index_.column_slots() : index_.row_slots());
+    ready_slots = index_.ready_slots(queue_id(&buf), clk_) & mask;
+    if (ready_slots == 0) return best;
+  }
   int64_t best_arrive = 0;
   const size_t n = buf.size();
-  const int64_t* lb = buf.lb();
+  // The active queue's ready ticks from the last next-event scan, if no command issued since.
+  const int64_t* cached = (&buf == &active_ && act_stamp_ == issues_) ? act_ready_.data() : nullptr;
+  // Per request, the ready tick last computed here: still a lower bound while its bank keeps its row
+  // (ready ticks only grow), so a request known not ready is passed over with two compares.
+  int64_t* lb = buf.lbs();
+  uint32_t* ver = buf.vers();
+  const int32_t* bk = buf.banks();
   for (size_t i = 0; i < n; ++i) {
-    if (lb[i] > clk_) continue;  // cached bound proves "not ready"
+    if (lb[i] > clk_ && ver[i] == device_.version(bk[i])) continue;
     Request& r = buf[i];
     if (best && r.arrive >= best_arrive) continue;
-    update(buf, i, clk_);
-    if (lb[i] > clk_) continue;
+    r.cmd = static_cast<int16_t>(cmd_for(r));  // from the bank's open row: commands are not cached
+    if (!(ready_slots >> index_.slot(r.cmd) & 1)) continue;
     if (!eligible(r, slot)) continue;
+    int64_t t;
+    if (cached) {
+      t = cached[i];
+    } else {
+      t = device_.ready_time(r.cmd, r.at);
+      lb[i] = t;
+      ver[i] = device_.version(r.bank);
+    }
+    if (t > clk_) continue;
     if (check_close && would_close_active(r, r.cmd)) continue;
     best.buf = &buf;
     best.idx = static_cast<int>(i);
@@ -307,27 +323,24 @@ Controller::Pick Controller::pick_rw(Slot slot) {
   return pick_best(write_mode_ ? write_ : read_, slot, true, true);
 }
 
-void Controller::forget(int cmd, const Request& r) {
-  switch (spec_->cmds[cmd].effect) {
-    case Effect::Activate:
-    case Effect::PrechargeBank:
-    case Effect::ReadAP:
-    case Effect::WriteAP:
-    case Effect::ActivateAll:
-    case Effect::PrechargeAll:
-      if (r.bank >= 0) {
-        read_.forget_bank(r.bank);
-        write_.forget_bank(r.bank);
-        active_.forget_bank(r.bank);
-      } else {
-        read_.forget_all();
-        write_.forget_all();
-        active_.forget_all();
-      }
-      break;
-    default:
-      break;
+// After a bank's open row changed, its queued requests wait on another command: closed, all on ACT;
+// open, the requests to the open row on their access and the others on PREpb. Counted per queue from
+// the bank's total and a branch-free count of row hits, without visiting requests.
+void Controller::recount_bank(int bank) {
+  const int open = device_.open_row(bank);
+  RequestQueue* queues[2] = {&read_, &write_};
+  for (int q = 0; q < 2; ++q) {
+    const int hits = open < 0 ? 0 : queues[q]->count_at(bank, open);
+    index_.set_counts(q, bank, open >= 0, hits, q == kReadQ ? spec_->id.RD : spec_->id.WR);
   }
+}
+
+void Controller::recount_all() {
+  index_.clear_counts();
+  RequestQueue* queues[2] = {&read_, &write_};
+  for (int q = 0; q < 2; ++q)
+    for (const Request& r : *queues[q]) index_.add_count(q, cmd_for(r), r.bank);
+  index_.refresh_all();
 }
 
 void Controller::issue(Pick p) {
@@ -360,11 +373,16 @@ void Controller::issue(Pick p) {
   if (log_)
     log_->write(clk_, cmd, channel_, r.at, (eff == Effect::Activate || eff == Effect::ActivateAll || is_access(eff)) ? r.row : -1,
                 is_access(eff) ? r.col : -1);
-  forget(cmd, r);
+  const int bank = r.bank;  // -1 for an all-bank command
+  const bool row_change = eff == Effect::Activate || eff == Effect::ActivateAll || is_closing(eff);
+  const int qid = from_priority ? -1 : queue_id(p.buf);
 
   const bool done = (cmd == r.final_cmd) || (is_access(eff) && is_access(s.cmds[r.final_cmd].effect));
   if (done) {
-    if (p.buf == &active_) active_per_bank_[r.bank]--;
+    if (p.buf == &active_) {
+      active_per_bank_[r.bank]--;
+      index_.mark_gate();
+    }
     if (r.kind == 0) {
       int64_t depart = clk_ + s.read_latency;
       stats_->read_latency.push_back(static_cast<int32_t>(depart - r.arrive));
@@ -374,14 +392,30 @@ void Controller::issue(Pick p) {
     } else if (on_priority_done) {
       on_priority_done(r, clk_);
     }
-    if (from_priority) priority_.erase(priority_.begin());
-    else p.buf->erase(static_cast<size_t>(p.idx));
+    if (from_priority) {
+      priority_.erase(priority_.begin());
+    } else {
+      if (qid != kActiveQ) index_.remove_count(qid, r.cmd, bank);
+      p.buf->erase(static_cast<size_t>(p.idx));
+    }
   } else if (eff == Effect::Activate && !from_priority && p.buf != &active_) {
     if (static_cast<int>(active_.size()) < active_cap_) {
-      active_per_bank_[r.bank]++;
+      active_per_bank_[bank]++;
+      index_.mark_gate();
+      index_.remove_count(qid, r.cmd, bank);
       active_.push(r);
       p.buf->erase(static_cast<size_t>(p.idx));
     }
+  }
+  // Keep the ready index current: requests at a bank whose row changed wait on another command now,
+  // and the command moved ready ticks along its bank's path (or everywhere, for an all-bank command).
+  if (bank >= 0) {
+    if (row_change) recount_bank(bank);
+    index_.refresh_bank(bank, cmd);
+  } else if (row_change) {
+    recount_all();
+  } else {
+    index_.refresh_all();
   }
 }
 
@@ -431,7 +465,6 @@ void Controller::refresh_tick() {
 
 void Controller::tick(int64_t clk) {
   clk_ = clk;
-  bound_valid_ = false;
   refresh_tick();
   switch (spec_->controller) {
     case ControllerKind::SingleBus:
@@ -449,48 +482,40 @@ void Controller::tick(int64_t clk) {
   }
 }
 
-void Controller::bound_over(RequestQueue& buf, int64_t clk, bool check_close, int64_t& best) const {
+// The active queue is short (at most one request per bank, usually a few): an exact branch-free scan.
+int64_t Controller::active_bound() {
+  if (act_stamp_ == issues_) return act_min_;  // nothing issued since the last scan
   const unsigned char* rising = rising_only_.data();
-  const int* apb = active_per_bank_.data();
-  const bool close_matters = check_close && !active_.empty();
-  int64_t* lb = buf.lb();
-  const size_t n = buf.size();
+  int64_t best = kNever;
+  const size_t n = active_.size();
+  act_ready_.resize(n);
   for (size_t i = 0; i < n; ++i) {
-    if (lb[i] >= best) continue;  // a lower bound already no better (rounding only adds)
-    const Request& r = buf[i];
-    update(buf, i, clk);
-    const int cmd = r.cmd;
-    if (close_matters && closing_[cmd] && apb[r.bank] > 0) continue;
-    int64_t e = lb[i] + ((rising[cmd] & ~lb[i]) & 1);
-    if (e >= best) continue;
-    if (!fresh(r)) {
-      buf[i].stamp = issues_;
-      lb[i] = bank_ready(r);
-      e = lb[i] + ((rising[cmd] & ~lb[i]) & 1);
-      if (e >= best) continue;
-    }
-    best = e;
-    if (best <= clk + 1) return;
+    Request& r = active_[i];
+    r.cmd = static_cast<int16_t>(cmd_for(r));
+    int64_t t = device_.ready_time(r.cmd, r.at);
+    act_ready_[i] = t;  // exact until the next command issues: pick_best reuses it
+    t += (rising[r.cmd] & ~t) & 1;
+    best = t < best ? t : best;
   }
+  act_stamp_ = issues_;
+  act_min_ = best;
+  return best;
 }
 
 int64_t Controller::next_event(int64_t clk) {
-  if (bound_valid_) return std::max(bound_, clk + 1);
-  // Cached lower bounds first; an entry is computed exactly only when it would lower the minimum.
+  // Cheapest first: the refresh, the in-order priority queue or else the read / write queue in use (the
+  // ready index's root, exact unless a refresh was skipped, then a lower bound), and the active queue's
+  // scan only when those leave the next tick open.
   int64_t best = next_refresh_;
-  bound_over(active_, clk, false, best);
-  if (best > clk + 1) {
-    if (!priority_.empty()) {
-      const Request& r = priority_.front();
-      int cmd = preq(r);
-      if (!would_close_active(r, cmd)) best = std::min(best, earliest(r, cmd));
-    } else if (!allow_rw || allow_rw(clk + 1)) {
-      bound_over(write_mode_after(write_mode_) ? write_ : read_, clk, true, best);
-    }
+  if (!priority_.empty()) {
+    const Request& r = priority_.front();
+    int cmd = preq(r);
+    if (!would_close_active(r, cmd)) best = std::min(best, earliest(r, cmd));
+  } else if (!allow_rw || allow_rw(clk + 1)) {
+    best = std::min(best, index_.next(write_mode_after(write_mode_) ? kWriteQ : kReadQ));
   }
-  bound_ = std::max(best, clk + 1);
-  bound_valid_ = !allow_rw;  // an external arbiter may change its mind at any tick
-  return bound_;
+  if (best > clk + 1) best = std::min(best, active_bound());
+  return std::max(best, clk + 1);
 }
 
 }  // namespace jitq::dram

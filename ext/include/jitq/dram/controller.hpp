@@ -4,6 +4,10 @@
 // rising clock edges). Scheduling semantics follow Ramulator2's controllers (see
 // docs/dram-simulator.md); the data structures are fixed-size and the hot path has no virtual calls.
 //
+// Finding the next event: the read and write queues are summarized by a ReadyIndex (per command, a
+// min-tree of ready ticks over the bank hierarchy, see ready_index.hpp); the active queue, a few
+// requests, is scanned.
+//
 // PIM hook: `priority_send()` injects a command stream (any command id of the spec, e.g. all-bank PIM
 // commands added by a standard extension) that is served in order ahead of reads and writes, and
 // `set_arbiter()` lets another request source decide per tick whether normal requests may be
@@ -19,7 +23,12 @@
 #include <string>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "jitq/dram/device.hpp"
+#include "jitq/dram/ready_index.hpp"
 #include "jitq/dram/spec.hpp"
 
 namespace jitq::dram {
@@ -53,23 +62,21 @@ struct Request {
   int8_t kind = 0;  // 0 read, 1 write, 2 maintenance / injected command
   bool stat_done = false;
   int32_t tag = -1;  // caller's id for injected commands (reported to the completion callback)
-  // Scheduler cache (see RequestQueue): the controller's issue count when the cached ready tick of
-  // `cmd` was computed; the cached tick is exact while no command has issued since.
-  uint64_t stamp = UINT64_MAX;
 };
 
-// A request queue in arrival order with, next to each request, its bank and a cached lower bound on
-// the tick at which its next command (Request::cmd) may issue. Timing only ever moves later, so a
-// bound above `now` proves "not ready" with one compare; a bank whose open row changes resets the
-// bounds of its requests (kUnknown: the next command must be derived again). Fixed capacity.
+// A request queue in arrival order. Beside each request, flat arrays of what the scheduler's scans read:
+// its bank and row (counted when a bank's open row changes), its address (write forwarding, with a
+// counting filter in front), and the ready tick pick_best last computed for it with the bank's row
+// version then (a lower bound while the bank keeps that row, since ready ticks only grow).
 class RequestQueue {
  public:
-  static constexpr int64_t kUnknown = INT64_MIN;
   void reserve(size_t n) {
     req_.reserve(n);
-    lb_.reserve(n);
     bank_.reserve(n);
+    row_.reserve(n);
     addr_.reserve(n);
+    lb_.reserve(n);
+    ver_.reserve(n);
   }
   size_t size() const { return req_.size(); }
   bool empty() const { return req_.empty(); }
@@ -79,31 +86,50 @@ class RequestQueue {
   Request& back() { return req_.back(); }
   void push(const Request& r) {
     req_.push_back(r);
-    lb_.push_back(kUnknown);
     bank_.push_back(r.bank);
+    row_.push_back(r.row);
     addr_.push_back(r.addr);
+    lb_.push_back(INT64_MIN);
+    ver_.push_back(0);
     ++filter_[hash(r.addr)];
   }
   void erase(size_t i) {
     --filter_[hash(addr_[i])];
     req_.erase(req_.begin() + static_cast<std::ptrdiff_t>(i));
-    lb_.erase(lb_.begin() + static_cast<std::ptrdiff_t>(i));
     bank_.erase(bank_.begin() + static_cast<std::ptrdiff_t>(i));
+    row_.erase(row_.begin() + static_cast<std::ptrdiff_t>(i));
+    lb_.erase(lb_.begin() + static_cast<std::ptrdiff_t>(i));
+    ver_.erase(ver_.begin() + static_cast<std::ptrdiff_t>(i));
     addr_.erase(addr_.begin() + static_cast<std::ptrdiff_t>(i));
   }
-  void forget_bank(int bank) {
-    const size_t n = bank_.size();
-    for (size_t i = 0; i < n; ++i)
-      if (bank_[i] == bank) lb_[i] = kUnknown;
-  }
-  void forget_all() { std::fill(lb_.begin(), lb_.end(), kUnknown); }
   bool contains_addr(uint64_t a) const {
     if (filter_[hash(a)] == 0) return false;  // counting filter: most misses end here
     bool found = false;
     for (uint64_t x : addr_) found |= (x == a);
     return found;
   }
-  int64_t* lb() { return lb_.data(); }
+  const int32_t* banks() const { return bank_.data(); }
+  int64_t* lbs() { return lb_.data(); }
+  uint32_t* vers() { return ver_.data(); }
+  // How many queued requests are at (bank, row); no branches (banks and rows are random).
+  int count_at(int bank, int row) const {
+    const size_t n = bank_.size();
+    const int32_t* bk = bank_.data();
+    const int32_t* rw = row_.data();
+    int hits = 0;
+    size_t i = 0;
+#if defined(__SSE2__)
+    const __m128i wb = _mm_set1_epi32(bank), wr = _mm_set1_epi32(row);
+    for (; i + 4 <= n; i += 4) {
+      const __m128i eq = _mm_and_si128(_mm_cmpeq_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bk + i)), wb),
+                                       _mm_cmpeq_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rw + i)), wr));
+      // four match bits; a nibble table, as the baseline x86-64 target has no popcnt instruction
+      hits += (0x4332322132212110ull >> (4 * _mm_movemask_ps(_mm_castsi128_ps(eq)))) & 0xF;
+    }
+#endif
+    for (; i < n; ++i) hits += (bk[i] == bank) & (rw[i] == row);
+    return hits;
+  }
   const std::vector<Request>& requests() const { return req_; }
   std::vector<Request>::iterator begin() { return req_.begin(); }
   std::vector<Request>::iterator end() { return req_.end(); }
@@ -112,8 +138,9 @@ class RequestQueue {
 
  private:
   std::vector<Request> req_;
+  std::vector<int32_t> bank_, row_;
   std::vector<int64_t> lb_;
-  std::vector<int32_t> bank_;
+  std::vector<uint32_t> ver_;
   std::vector<uint64_t> addr_;
   static size_t hash(uint64_t a) { return static_cast<size_t>((a >> 5) ^ (a >> 13) ^ (a >> 21)) & 255; }
   std::array<uint16_t, 256> filter_{};
@@ -200,32 +227,19 @@ class Controller {
   }
   bool would_close_active_all(const Request& r) const;
   int64_t ready(const Request& r, int cmd) const { return device_.ready_time(cmd, r.at); }
-  // Brings entry i's cached command and ready bound up to date for tick `now`: afterwards either
-  // lb > now (not ready) or lb is exact.
-  void update(RequestQueue& q, size_t i, int64_t now) const {
-    int64_t& lb = q.lb()[i];
-    Request& r = q[i];
-    if (lb == RequestQueue::kUnknown) {
-      const int open = device_.open_row(r.bank);
-      r.cmd = static_cast<int16_t>(open < 0 ? spec_->id.ACT : (open == r.row ? r.final_cmd : spec_->id.PREpb));
-    } else if (lb > now || fresh(r)) {
-      return;
-    }
-    lb = bank_ready(r);
-    r.stamp = issues_;
+  // The next command of a queued (bank-scoped) read or write, from its bank's open row.
+  int cmd_for(const Request& r) const {
+    const int open = device_.open_row(r.bank);
+    return open < 0 ? spec_->id.ACT : (open == r.row ? r.final_cmd : spec_->id.PREpb);
   }
-  // Ready tick of a bank-scoped request's cached command, memoized for the last (command, bank)
-  // until the next issue (sequential streams ask for the same pair many times).
-  int64_t bank_ready(const Request& r) const {
-    if (r.cmd != memo_cmd_ || r.bank != memo_bank_ || memo_stamp_ != issues_) {
-      memo_cmd_ = r.cmd;
-      memo_bank_ = r.bank;
-      memo_stamp_ = issues_;
-      memo_val_ = device_.ready_time(r.cmd, r.at);
-    }
-    return memo_val_;
-  }
+  // Queue ids: read and write are in the ready index; the active queue is scanned.
+  enum : int { kReadQ = 0, kWriteQ = 1, kActiveQ = 2 };
+  int queue_id(const RequestQueue* q) const { return q == &read_ ? kReadQ : (q == &write_ ? kWriteQ : kActiveQ); }
   Pick pick_best(RequestQueue& buf, Slot slot, bool check_close, bool in_arrival_order);
+  // After a bank's open row changed: the queued requests there wait on another command now.
+  void recount_bank(int bank);
+  void recount_all();
+  int64_t active_bound();
   Pick pick_priority(Slot slot);
   Pick pick_rw(Slot slot);
   bool try_slot(Slot slot);
@@ -238,10 +252,6 @@ class Controller {
     if (rising_only_[cmd] && (t & 1) == 0) ++t;
     return t;
   }
-  // next_event() helper: lowers `best` to the earliest issue tick of any request in `buf`, computing a
-  // request's ready tick exactly only when its cached lower bound would lower the minimum.
-  void bound_over(RequestQueue& buf, int64_t clk, bool check_close, int64_t& best) const;
-  void forget(int cmd, const Request& r);  // reset cached bounds of the banks whose state `cmd` changed
   bool buffered_write(uint64_t addr) const;
 
   const Spec* spec_;
@@ -251,18 +261,15 @@ class Controller {
   CommandLog* log_;
   ChannelStats* stats_;
   int64_t clk_ = 0;
-  uint64_t issues_ = 0;  // commands issued so far; a cached ready tick computed since is exact
-  bool fresh(const Request& r) const { return r.stamp == issues_; }
-  mutable int memo_cmd_ = -1, memo_bank_ = -1;
-  mutable uint64_t memo_stamp_ = UINT64_MAX;
-  mutable int64_t memo_val_ = 0;
-  // Cached next_event() result; valid until the next tick, or a send that changes the queue mode.
-  bool bound_valid_ = false;
-  int64_t bound_ = 0;
+  uint64_t issues_ = 0;               // commands issued so far
+  std::vector<int64_t> act_ready_;    // active_bound(): each active request's ready tick ...
+  uint64_t act_stamp_ = UINT64_MAX;  // ... computed when issues_ had this value
+  int64_t act_min_ = 0;              // and their minimum (rising edges rounded)
 
   RequestQueue read_, write_, active_;
   std::vector<Request> priority_;
   std::vector<int> active_per_bank_;
+  ReadyIndex index_;  // per queue and command: when a queued request could issue next
   std::vector<unsigned char> closing_, column_, rising_only_;  // per command
   int active_cap_;
   bool write_mode_ = false;

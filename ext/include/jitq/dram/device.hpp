@@ -34,6 +34,8 @@ class Device {
     }
     return ready_time_all(cmd, addr);
   }
+  // Raw view of one level's ready ticks, [node * ncmd + cmd] (ReadyIndex reads them in its refreshes).
+  const int64_t* level_ready(int level) const { return ready_[level].data(); }
   // Applies the timing table and the command's effect on bank state.
   void issue(int cmd, const NodeAddr& addr, int row, int64_t clk);
 
