@@ -274,8 +274,9 @@ Controller::Pick Controller::pick_best(RequestQueue& buf, Slot slot, bool check_
   uint32_t* ver = buf.vers();
   const int32_t* bk = buf.banks();
   for (size_t i = 0; i < n; ++i) {
-    if (lb[i] > clk_ && ver[i] == device_.version(bk[i])) continue;
-    Request& r = buf[i];
+    const size_t sl = buf.slot(i);
+    if (lb[sl] > clk_ && ver[sl] == device_.version(bk[sl])) continue;
+    Request& r = buf.at_slot(sl);
     if (best && r.arrive >= best_arrive) continue;
     r.cmd = static_cast<int16_t>(cmd_for(r));  // from the bank's open row: commands are not cached
     if (!(ready_slots >> index_.slot(r.cmd) & 1)) continue;
@@ -285,8 +286,8 @@ Controller::Pick Controller::pick_best(RequestQueue& buf, Slot slot, bool check_
       t = cached[i];
     } else {
       t = device_.ready_time(r.cmd, r.at);
-      lb[i] = t;
-      ver[i] = device_.version(r.bank);
+      lb[sl] = t;
+      ver[sl] = device_.version(r.bank);
     }
     if (t > clk_) continue;
     if (check_close && would_close_active(r, r.cmd)) continue;

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -70,44 +71,56 @@ struct Request {
 // version then (a lower bound while the bank keeps that row, since ready ticks only grow).
 class RequestQueue {
  public:
+  // Sets the capacity. Requests live in fixed slots (never moved); `order_` lists the slots in arrival
+  // order, so taking a request out of the middle shifts two-byte slot ids, not 64-byte requests.
   void reserve(size_t n) {
-    req_.reserve(n);
-    bank_.reserve(n);
-    row_.reserve(n);
-    addr_.reserve(n);
-    lb_.reserve(n);
-    ver_.reserve(n);
+    if (n > 65535) throw std::invalid_argument("request queues hold at most 65535 requests");
+    req_.assign(n, Request{});
+    bank_.assign(n, -1);
+    row_.assign(n, -1);
+    addr_.assign(n, 0);
+    lb_.assign(n, INT64_MIN);
+    ver_.assign(n, 0);
+    order_.clear();
+    order_.reserve(n);
+    free_.clear();
+    for (size_t s = n; s-- > 0;) free_.push_back(static_cast<uint16_t>(s));
   }
-  size_t size() const { return req_.size(); }
-  bool empty() const { return req_.empty(); }
-  Request& operator[](size_t i) { return req_[i]; }
-  const Request& operator[](size_t i) const { return req_[i]; }
-  Request& front() { return req_.front(); }
-  Request& back() { return req_.back(); }
+  size_t size() const { return order_.size(); }
+  bool empty() const { return order_.empty(); }
+  size_t slot(size_t i) const { return order_[i]; }  // the i-th oldest request's slot
+  Request& operator[](size_t i) { return req_[order_[i]]; }
+  const Request& operator[](size_t i) const { return req_[order_[i]]; }
+  Request& at_slot(size_t s) { return req_[s]; }
+  Request& front() { return req_[order_.front()]; }
+  Request& back() { return req_[order_.back()]; }
   void push(const Request& r) {
-    req_.push_back(r);
-    bank_.push_back(r.bank);
-    row_.push_back(r.row);
-    addr_.push_back(r.addr);
-    lb_.push_back(INT64_MIN);
-    ver_.push_back(0);
+    if (free_.empty()) throw std::logic_error("RequestQueue::push: queue full");
+    const uint16_t s = free_.back();
+    free_.pop_back();
+    req_[s] = r;
+    bank_[s] = r.bank;
+    row_[s] = r.row;
+    addr_[s] = r.addr;
+    lb_[s] = INT64_MIN;
+    ver_[s] = 0;
+    order_.push_back(s);
     ++filter_[hash(r.addr)];
   }
   void erase(size_t i) {
-    --filter_[hash(addr_[i])];
-    req_.erase(req_.begin() + static_cast<std::ptrdiff_t>(i));
-    bank_.erase(bank_.begin() + static_cast<std::ptrdiff_t>(i));
-    row_.erase(row_.begin() + static_cast<std::ptrdiff_t>(i));
-    lb_.erase(lb_.begin() + static_cast<std::ptrdiff_t>(i));
-    ver_.erase(ver_.begin() + static_cast<std::ptrdiff_t>(i));
-    addr_.erase(addr_.begin() + static_cast<std::ptrdiff_t>(i));
+    const uint16_t s = order_[i];
+    --filter_[hash(addr_[s])];
+    bank_[s] = -1;  // a free slot matches no bank (count_at scans every slot)
+    order_.erase(order_.begin() + static_cast<std::ptrdiff_t>(i));
+    free_.push_back(s);
   }
   bool contains_addr(uint64_t a) const {
     if (filter_[hash(a)] == 0) return false;  // counting filter: most misses end here
     bool found = false;
-    for (uint64_t x : addr_) found |= (x == a);
+    for (uint16_t s : order_) found |= (addr_[s] == a);
     return found;
   }
+  // Per slot: bank, pick_best's cached ready tick and the bank's row version then.
   const int32_t* banks() const { return bank_.data(); }
   int64_t* lbs() { return lb_.data(); }
   uint32_t* vers() { return ver_.data(); }
@@ -130,18 +143,35 @@ class RequestQueue {
     for (; i < n; ++i) hits += (bk[i] == bank) & (rw[i] == row);
     return hits;
   }
-  const std::vector<Request>& requests() const { return req_; }
-  std::vector<Request>::iterator begin() { return req_.begin(); }
-  std::vector<Request>::iterator end() { return req_.end(); }
-  std::vector<Request>::const_iterator begin() const { return req_.begin(); }
-  std::vector<Request>::const_iterator end() const { return req_.end(); }
+  // Iteration in arrival order.
+  template <class Q, class R>
+  class Iter {
+   public:
+    Iter(Q* q, size_t i) : q_(q), i_(i) {}
+    R& operator*() const { return (*q_)[i_]; }
+    Iter& operator++() {
+      ++i_;
+      return *this;
+    }
+    bool operator!=(const Iter& o) const { return i_ != o.i_; }
+
+   private:
+    Q* q_;
+    size_t i_;
+  };
+  Iter<RequestQueue, Request> begin() { return {this, 0}; }
+  Iter<RequestQueue, Request> end() { return {this, size()}; }
+  Iter<const RequestQueue, const Request> begin() const { return {this, 0}; }
+  Iter<const RequestQueue, const Request> end() const { return {this, size()}; }
 
  private:
-  std::vector<Request> req_;
+  std::vector<Request> req_;  // by slot
   std::vector<int32_t> bank_, row_;
+  std::vector<uint64_t> addr_;
   std::vector<int64_t> lb_;
   std::vector<uint32_t> ver_;
-  std::vector<uint64_t> addr_;
+  std::vector<uint16_t> order_;  // slots in arrival order
+  std::vector<uint16_t> free_;   // free slots (last freed reused first)
   static size_t hash(uint64_t a) { return static_cast<size_t>((a >> 5) ^ (a >> 13) ^ (a >> 21)) & 255; }
   std::array<uint16_t, 256> filter_{};
 };
