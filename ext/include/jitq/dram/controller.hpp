@@ -65,10 +65,11 @@ struct Request {
   int32_t tag = -1;  // caller's id for injected commands (reported to the completion callback)
 };
 
-// A request queue in arrival order. Beside each request, flat arrays of what the scheduler's scans read:
-// its bank and row (counted when a bank's open row changes), its address (write forwarding, with a
-// counting filter in front), and the ready tick pick_best last computed for it with the bank's row
-// version then (a lower bound while the bank keeps that row, since ready ticks only grow).
+// A request queue in arrival order, of fixed capacity. Requests sit in slots; beside each, flat arrays
+// of what the scheduler's scans read: its bank and row (counted when a bank's open row changes), its
+// address (write forwarding, with a counting filter in front), and the ready tick pick_best last
+// computed for it with the bank's row version then (a lower bound while the bank keeps that row, since
+// ready ticks only grow). Positions (operator[], erase) count in arrival order.
 class RequestQueue {
  public:
   // Sets the capacity. Requests live in fixed slots (never moved); `order_` lists the slots in arrival
