@@ -249,52 +249,62 @@ bool Controller::eligible_falling(const Request& r, Slot slot) const {
   return r.cmd == spec_->id.PREpb && r.at.node[spec_->bank_level] != pair_bank_;
 }
 
-// FR-FCFS: the oldest request whose next command is ready now (and passes the slot's filter).
-// Read and write queues are kept in arrival order, so the first ready request is the oldest. The ready
-// index proves most "nothing is ready" cases without a scan.
-Controller::Pick Controller::pick_best(RequestQueue& buf, Slot slot, bool check_close, bool in_arrival_order) {
+// The active queue (requests whose row is being opened for them; at most one per bank): the oldest
+// whose next command is ready now. Short: its ready ticks come from active_bound's scan, shared with the
+// next-event search and reused until a command issues, which also proves most "none ready" at once.
+Controller::Pick Controller::pick_active(Slot slot) {
   Pick best;
-  if (buf.empty()) return best;
-  // Read and write queues: the ready index tells which commands anything could issue now; requests
-  // waiting on the others are passed over with one test.
-  unsigned ready_slots = ReadyIndex::kAllSlots;
-  if (&buf != &active_) {
-    const unsigned mask = slot == Slot::Any ? ReadyIndex::kAllSlots
-                                            : (slot == Slot::Column ? index_.column_slots() : index_.row_slots());
-    ready_slots = index_.ready_slots(queue_id(&buf), clk_) & mask;
-    if (ready_slots == 0) return best;
-  }
+  active_bound();
+  if (act_raw_min_ > clk_) return best;
+  const size_t n = active_.size();
+  const int64_t* ready = act_ready_.data();
   int64_t best_arrive = 0;
-  const size_t n = buf.size();
-  // The active queue's ready ticks from the last next-event scan, if no command issued since.
-  const int64_t* cached = (&buf == &active_ && act_stamp_ == issues_) ? act_ready_.data() : nullptr;
-  // Per request, the ready tick last computed here: still a lower bound while its bank keeps its row
-  // (ready ticks only grow), so a request known not ready is passed over with two compares.
-  int64_t* lb = buf.lbs();
-  uint32_t* ver = buf.vers();
-  const int32_t* bk = buf.banks();
   for (size_t i = 0; i < n; ++i) {
-    const size_t sl = buf.slot(i);
-    if (lb[sl] > clk_ && ver[sl] == device_.version(bk[sl])) continue;
-    Request& r = buf.at_slot(sl);
+    Request& r = active_[i];
+    if (ready[i] > clk_) continue;
     if (best && r.arrive >= best_arrive) continue;
-    r.cmd = static_cast<int16_t>(cmd_for(r));  // from the bank's open row: commands are not cached
-    if (!(ready_slots >> index_.slot(r.cmd) & 1)) continue;
     if (!eligible(r, slot)) continue;
-    int64_t t;
-    if (cached) {
-      t = cached[i];
-    } else {
-      t = device_.ready_time(r.cmd, r.at);
-      lb[sl] = t;
-      ver[sl] = device_.version(r.bank);
-    }
-    if (t > clk_) continue;
-    if (check_close && would_close_active(r, r.cmd)) continue;
-    best.buf = &buf;
+    best.buf = &active_;
     best.idx = static_cast<int>(i);
     best_arrive = r.arrive;
-    if (in_arrival_order) break;
+  }
+  return best;
+}
+
+// FR-FCFS on a read or write queue: the oldest request whose next command is ready now (and passes the
+// slot's filter and the close check). Visits, in arrival order, only the requests whose cached lower
+// bound has passed (found branch-free); the ready index tells which commands anything could issue now,
+// and a request waiting on another one takes that command's earliest tick as its new bound.
+Controller::Pick Controller::pick_queued(RequestQueue& buf, Slot slot) {
+  Pick best;
+  if (buf.empty()) return best;
+  const int q = queue_id(&buf);
+  const unsigned mask = slot == Slot::Any ? ReadyIndex::kAllSlots
+                                          : (slot == Slot::Column ? index_.column_slots() : index_.row_slots());
+  const unsigned ready_slots = index_.ready_slots(q, clk_) & mask;
+  if (ready_slots == 0) return best;
+  const size_t n = buf.size();
+  for (size_t first = 0; first < n; first += 64) {
+    for (uint64_t m = buf.candidates(first, clk_); m; m &= m - 1) {
+      const size_t i = first + static_cast<size_t>(__builtin_ctzll(m));
+      Request& r = buf[i];
+      r.cmd = static_cast<int16_t>(cmd_for(r));  // from the bank's open row: commands are not cached
+      const int k = index_.slot(r.cmd);
+      if (!(ready_slots >> k & 1)) {
+        // Nothing waiting on this command can issue before the index's root tick, a lower bound for
+        // this request too, unless it is a precharge held back by an active request (left out there).
+        if (k != ReadyIndex::kPreSlot || active_per_bank_[r.bank] == 0) buf.set_lb(i, index_.root(q, k));
+        continue;
+      }
+      if (!eligible(r, slot)) continue;
+      const int64_t t = device_.ready_time(r.cmd, r.at);
+      buf.set_lb(i, t);
+      if (t > clk_) continue;
+      if (would_close_active(r, r.cmd)) continue;
+      best.buf = &buf;
+      best.idx = static_cast<int>(i);
+      return best;
+    }
   }
   return best;
 }
@@ -321,17 +331,21 @@ bool Controller::write_mode_after(bool mode) const {
 Controller::Pick Controller::pick_rw(Slot slot) {
   if (allow_rw && !allow_rw(clk_)) return {};
   write_mode_ = write_mode_after(write_mode_);
-  return pick_best(write_mode_ ? write_ : read_, slot, true, true);
+  return pick_queued(write_mode_ ? write_ : read_, slot);
 }
 
 // After a bank's open row changed, its queued requests wait on another command: closed, all on ACT;
 // open, the requests to the open row on their access and the others on PREpb. Counted per queue from
-// the bank's total and a branch-free count of row hits, without visiting requests.
+// the bank's total and a branch-free count of row hits, without visiting requests. Their cached ready
+// bounds are voided when the bank closed; an opened bank needs nothing: it was closed, so all its
+// requests waited on the ACT just issued, and their bounds are at most now already.
 void Controller::recount_bank(int bank) {
   const int open = device_.open_row(bank);
   RequestQueue* queues[2] = {&read_, &write_};
   for (int q = 0; q < 2; ++q) {
-    const int hits = open < 0 ? 0 : queues[q]->count_at(bank, open);
+    int hits = 0;
+    if (open < 0) queues[q]->row_changed(bank);
+    else hits = queues[q]->count_at(bank, open);
     index_.set_counts(q, bank, open >= 0, hits, q == kReadQ ? spec_->id.RD : spec_->id.WR);
   }
 }
@@ -339,14 +353,16 @@ void Controller::recount_bank(int bank) {
 void Controller::recount_all() {
   index_.clear_counts();
   RequestQueue* queues[2] = {&read_, &write_};
-  for (int q = 0; q < 2; ++q)
+  for (int q = 0; q < 2; ++q) {
+    queues[q]->reset_lbs();
     for (const Request& r : *queues[q]) index_.add_count(q, cmd_for(r), r.bank);
+  }
   index_.refresh_all();
 }
 
 void Controller::issue(Pick p) {
   const bool from_priority = p.buf == nullptr;
-  Request& r = from_priority ? priority_.front() : (*p.buf)[p.idx];
+  Request& r = from_priority ? priority_.front() : (*p.buf)[static_cast<size_t>(p.idx)];
   const Spec& s = *spec_;
   const int bl = s.bank_level;
   int cmd = r.cmd;
@@ -422,12 +438,12 @@ void Controller::issue(Pick p) {
 
 bool Controller::try_slot(Slot slot) {
   Pick p;
-  if (slot != Slot::Row) p = pick_best(active_, slot, false, false);
+  if (slot != Slot::Row && !active_.empty()) p = pick_active(slot);
   if (!p) p = pick_priority(slot);
   if (!p && priority_.empty()) p = pick_rw(slot);
   if (!p) return false;
   if (spec_->controller == ControllerKind::DualBusRisingEdge && rising_ && slot == Slot::Row) {
-    const Request& r = p.buf ? (*p.buf)[p.idx] : priority_.front();
+    const Request& r = p.buf ? (*p.buf)[static_cast<size_t>(p.idx)] : priority_.front();
     pair_cmd_ = r.cmd;
     pair_pc_ = r.at.node[pc_level_];
     pair_bank_ = spec_->cmds[r.cmd].scope == Scope::AllBanks ? -1 : r.at.node[spec_->bank_level];
@@ -487,19 +503,21 @@ void Controller::tick(int64_t clk) {
 int64_t Controller::active_bound() {
   if (act_stamp_ == issues_) return act_min_;  // nothing issued since the last scan
   const unsigned char* rising = rising_only_.data();
-  int64_t best = kNever;
+  int64_t best = kNever, raw = kNever;
   const size_t n = active_.size();
   act_ready_.resize(n);
   for (size_t i = 0; i < n; ++i) {
     Request& r = active_[i];
     r.cmd = static_cast<int16_t>(cmd_for(r));
     int64_t t = device_.ready_time(r.cmd, r.at);
-    act_ready_[i] = t;  // exact until the next command issues: pick_best reuses it
+    act_ready_[i] = t;  // exact until the next command issues: pick_active reuses it
+    raw = t < raw ? t : raw;
     t += (rising[r.cmd] & ~t) & 1;
     best = t < best ? t : best;
   }
   act_stamp_ = issues_;
   act_min_ = best;
+  act_raw_min_ = raw;
   return best;
 }
 

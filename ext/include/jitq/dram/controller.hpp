@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -65,25 +66,32 @@ struct Request {
   int32_t tag = -1;  // caller's id for injected commands (reported to the completion callback)
 };
 
-// A request queue in arrival order, of fixed capacity. Requests sit in slots; beside each, flat arrays
-// of what the scheduler's scans read: its bank and row (counted when a bank's open row changes), its
-// address (write forwarding, with a counting filter in front), and the ready tick pick_best last
-// computed for it with the bank's row version then (a lower bound while the bank keeps that row, since
-// ready ticks only grow). Positions (operator[], erase) count in arrival order.
+// A request queue in arrival order, of fixed capacity. Requests sit in fixed slots, with flat per-slot
+// arrays of what the scheduler's counts read: bank and row (counted when a bank's open row changes) and
+// address (write forwarding, with a counting filter in front). In arrival order beside the slot list:
+// each request's bank and `lb`, the ready tick the scheduler last computed for its next command. Ready
+// ticks only grow and a request's next command changes only with its bank's open row, so lb is a lower
+// bound until that row changes, when `row_changed` resets it. Positions (operator[], erase, lb) count in
+// arrival order.
 class RequestQueue {
  public:
+  static constexpr int64_t kVoid = INT64_MIN / 4;     // a bound that says nothing
+  static constexpr int64_t kPastEnd = INT64_MAX / 4;  // padding past the last request: never a candidate
   // Sets the capacity. Requests live in fixed slots (never moved); `order_` lists the slots in arrival
-  // order, so taking a request out of the middle shifts two-byte slot ids, not 64-byte requests.
+  // order, so taking a request out of the middle shifts a 2-byte slot id, a 4-byte bank and an 8-byte
+  // bound per younger request, not 64-byte requests.
   void reserve(size_t n) {
     if (n > 65535) throw std::invalid_argument("request queues hold at most 65535 requests");
     req_.assign(n, Request{});
     bank_.assign(n, -1);
     row_.assign(n, -1);
     addr_.assign(n, 0);
-    lb_.assign(n, INT64_MIN);
-    ver_.assign(n, 0);
     order_.clear();
     order_.reserve(n);
+    // padded to whole SIMD blocks; positions past the last request hold no bank and a bound never passed
+    const size_t padded = (n + 4) / 4 * 4;
+    obank_.assign(padded, -1);
+    lb_.assign(padded, kPastEnd);
     free_.clear();
     for (size_t s = n; s-- > 0;) free_.push_back(static_cast<uint16_t>(s));
   }
@@ -103,16 +111,21 @@ class RequestQueue {
     bank_[s] = r.bank;
     row_[s] = r.row;
     addr_[s] = r.addr;
-    lb_[s] = INT64_MIN;
-    ver_[s] = 0;
     order_.push_back(s);
+    obank_[order_.size() - 1] = r.bank;
+    lb_[order_.size() - 1] = kVoid;
     ++filter_[hash(r.addr)];
   }
   void erase(size_t i) {
     const uint16_t s = order_[i];
     --filter_[hash(addr_[s])];
     bank_[s] = -1;  // a free slot matches no bank (count_at scans every slot)
+    const size_t n = order_.size();
     order_.erase(order_.begin() + static_cast<std::ptrdiff_t>(i));
+    std::memmove(&obank_[i], &obank_[i + 1], (n - 1 - i) * sizeof(int32_t));
+    std::memmove(&lb_[i], &lb_[i + 1], (n - 1 - i) * sizeof(int64_t));
+    obank_[n - 1] = -1;
+    lb_[n - 1] = kPastEnd;
     free_.push_back(s);
   }
   bool contains_addr(uint64_t a) const {
@@ -121,10 +134,46 @@ class RequestQueue {
     for (uint16_t s : order_) found |= (addr_[s] == a);
     return found;
   }
-  // Per slot: bank, pick_best's cached ready tick and the bank's row version then.
-  const int32_t* banks() const { return bank_.data(); }
-  int64_t* lbs() { return lb_.data(); }
-  uint32_t* vers() { return ver_.data(); }
+  void set_lb(size_t i, int64_t t) { lb_[i] = t; }
+  // Bit k set: the request at position first + k (k < 64) has lb <= clk, i.e. may be ready. No branches:
+  // lb <= clk exactly when lb - (clk + 1) is negative (bounds stay within +-2^62, so no overflow).
+  uint64_t candidates(size_t first, int64_t clk) const {
+    const size_t n = std::min<size_t>(64, order_.size() - first);
+    const int64_t* lb = lb_.data() + first;
+    uint64_t m = 0;
+#if defined(__SSE2__)
+    const __m128i c1 = _mm_set1_epi64x(clk + 1);
+    for (size_t k = 0; k < n; k += 2) {
+      const __m128i d = _mm_sub_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lb + k)), c1);
+      m |= static_cast<uint64_t>(_mm_movemask_pd(_mm_castsi128_pd(d))) << k;
+    }
+    return n == 64 ? m : m & ((uint64_t{1} << n) - 1);
+#else
+    for (size_t k = 0; k < n; ++k) m |= static_cast<uint64_t>(lb[k] <= clk) << k;
+    return m;
+#endif
+  }
+  // The bank's open row changed: its requests' bounds are void. No branches.
+  void row_changed(int bank) {
+    const size_t n = order_.size();
+    const int32_t* bk = obank_.data();
+    int64_t* lb = lb_.data();
+#if defined(__SSE2__)
+    const __m128i wb = _mm_set1_epi32(bank), vd = _mm_set1_epi64x(kVoid);
+    for (size_t i = 0; i < n; i += 4) {  // 4 banks, then their bounds two by two
+      const __m128i eq = _mm_cmpeq_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(bk + i)), wb);
+      const __m128i e[2] = {_mm_unpacklo_epi32(eq, eq), _mm_unpackhi_epi32(eq, eq)};
+      for (int h = 0; h < 2; ++h) {
+        __m128i* p = reinterpret_cast<__m128i*>(lb + i + 2 * h);
+        _mm_storeu_si128(p, _mm_or_si128(_mm_andnot_si128(e[h], _mm_loadu_si128(p)), _mm_and_si128(e[h], vd)));
+      }
+    }
+#else
+    for (size_t i = 0; i < n; ++i) lb[i] = bk[i] == bank ? kVoid : lb[i];
+#endif
+  }
+  // Every bound is void (an all-bank command changed rows).
+  void reset_lbs() { std::fill(lb_.begin(), lb_.begin() + static_cast<std::ptrdiff_t>(order_.size()), kVoid); }
   // How many queued requests are at (bank, row); no branches (banks and rows are random).
   int count_at(int bank, int row) const {
     const size_t n = bank_.size();
@@ -169,9 +218,9 @@ class RequestQueue {
   std::vector<Request> req_;  // by slot
   std::vector<int32_t> bank_, row_;
   std::vector<uint64_t> addr_;
-  std::vector<int64_t> lb_;
-  std::vector<uint32_t> ver_;
   std::vector<uint16_t> order_;  // slots in arrival order
+  std::vector<int32_t> obank_;   // in arrival order: bank (-1 past the last request)
+  std::vector<int64_t> lb_;      // in arrival order: ready-tick lower bound (kPastEnd past the last)
   std::vector<uint16_t> free_;   // free slots (last freed reused first)
   static size_t hash(uint64_t a) { return static_cast<size_t>((a >> 5) ^ (a >> 13) ^ (a >> 21)) & 255; }
   std::array<uint16_t, 256> filter_{};
@@ -236,8 +285,8 @@ class Controller {
  private:
   enum class Slot : unsigned char { Any, Column, Row };
   struct Pick {
-    RequestQueue* buf = nullptr;
-    int idx = -1;
+    RequestQueue* buf = nullptr;  // nullptr: the priority queue's front
+    int idx = -1;                 // the request's position in buf (arrival order)
     explicit operator bool() const { return idx >= 0; }
   };
 
@@ -266,7 +315,8 @@ class Controller {
   // Queue ids: read and write are in the ready index; the active queue is scanned.
   enum : int { kReadQ = 0, kWriteQ = 1, kActiveQ = 2 };
   int queue_id(const RequestQueue* q) const { return q == &read_ ? kReadQ : (q == &write_ ? kWriteQ : kActiveQ); }
-  Pick pick_best(RequestQueue& buf, Slot slot, bool check_close, bool in_arrival_order);
+  Pick pick_active(Slot slot);
+  Pick pick_queued(RequestQueue& buf, Slot slot);
   // After a bank's open row changed: the queued requests there wait on another command now.
   void recount_bank(int bank);
   void recount_all();
@@ -295,7 +345,8 @@ class Controller {
   uint64_t issues_ = 0;               // commands issued so far
   std::vector<int64_t> act_ready_;    // active_bound(): each active request's ready tick ...
   uint64_t act_stamp_ = UINT64_MAX;  // ... computed when issues_ had this value
-  int64_t act_min_ = 0;              // and their minimum (rising edges rounded)
+  int64_t act_min_ = 0;              // and their minimum (rising edges rounded) ...
+  int64_t act_raw_min_ = 0;          // ... and not rounded
 
   RequestQueue read_, write_, active_;
   std::vector<Request> priority_;

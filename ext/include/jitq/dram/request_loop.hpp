@@ -47,6 +47,10 @@ void run_requests(const SimConfig& cfg, const Spec& spec, MemorySystem& ms, cons
   const AddressMapper& mapper = ms.mapper;
   std::vector<std::unique_ptr<Controller>>& ctrls = ms.ctrls;
   const int64_t period = spec.tick_mult;  // ticks per memory clock: one offer opportunity per clock
+  // Clock boundaries without a division per loop turn (the period is 1 or 2 for every standard so far).
+  const bool pow2 = (period & (period - 1)) == 0;
+  auto on_clock = [&](int64_t t) { return pow2 ? (t & (period - 1)) == 0 : t % period == 0; };
+  auto clock_at_or_after = [&](int64_t t) { return pow2 ? (t + period - 1) & ~(period - 1) : (t + period - 1) / period * period; };
   const size_t nch = ctrls.size();
   size_t i = 0;
   Request head;
@@ -63,7 +67,7 @@ void run_requests(const SimConfig& cfg, const Spec& spec, MemorySystem& ms, cons
   int64_t ticks = 0;
   for (;;) {
     // Frontend: offers happen between ticks, on memory-clock boundaries.
-    if (i < n && now % period == 0 && (!arrival || arrival[i] <= now)) {
+    if (i < n && on_clock(now) && (!arrival || arrival[i] <= now)) {
       for (int k = 0; k < cfg.requests_per_clock && i < n; ++k) {
         if (arrival && arrival[i] > now) break;
         if (!ctrls[head_ch]->send(head, now)) break;
@@ -89,7 +93,7 @@ void run_requests(const SimConfig& cfg, const Spec& spec, MemorySystem& ms, cons
     if (i < n && ctrls[head_ch]->can_accept(head)) {
       int64_t t = now + 1;
       if (arrival) t = std::max(t, arrival[i]);
-      next_offer = (t + period - 1) / period * period;
+      next_offer = clock_at_or_after(t);
     }
     if (next_offer < next_tick) {
       now = next_offer;  // ticks in between are idle
