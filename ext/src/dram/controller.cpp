@@ -250,18 +250,20 @@ bool Controller::eligible_falling(const Request& r, Slot slot) const {
 }
 
 // The active queue (requests whose row is being opened for them; at most one per bank): the oldest
-// whose next command is ready now. Short: its ready ticks come from active_bound's scan, shared with the
-// next-event search and reused until a command issues, which also proves most "none ready" at once.
+// whose next command is ready now. Each request keeps a lower bound of its ready tick, as in the read and
+// write queues (its bank keeps its row: the close check protects it), so only requests whose bound has
+// passed are looked up.
 Controller::Pick Controller::pick_active(Slot slot) {
   Pick best;
-  active_bound();
-  if (act_raw_min_ > clk_) return best;
   const size_t n = active_.size();
-  const int64_t* ready = act_ready_.data();
   int64_t best_arrive = 0;
   for (size_t i = 0; i < n; ++i) {
+    if (active_.lb(i) > clk_) continue;
     Request& r = active_[i];
-    if (ready[i] > clk_) continue;
+    r.cmd = static_cast<int16_t>(cmd_for(r));
+    const int64_t t = device_.ready_time(r.cmd, r.at);
+    active_.set_lb(i, t);
+    if (t > clk_) continue;
     if (best && r.arrive >= best_arrive) continue;
     if (!eligible(r, slot)) continue;
     best.buf = &active_;
@@ -353,6 +355,7 @@ void Controller::recount_bank(int bank) {
 void Controller::recount_all() {
   index_.clear_counts();
   RequestQueue* queues[2] = {&read_, &write_};
+  active_.reset_lbs();
   for (int q = 0; q < 2; ++q) {
     queues[q]->reset_lbs();
     for (const Request& r : *queues[q]) index_.add_count(q, cmd_for(r), r.bank);
@@ -384,7 +387,6 @@ void Controller::issue(Pick p) {
     else stats_->row_misses++;
   }
   device_.issue(cmd, r.at, r.row, clk_);
-  ++issues_;
   stats_->cmd_counts[cmd]++;
   const Effect eff = s.cmds[cmd].effect;
   if (log_)
@@ -499,26 +501,22 @@ void Controller::tick(int64_t clk) {
   }
 }
 
-// The active queue is short (at most one request per bank, usually a few): an exact branch-free scan.
-int64_t Controller::active_bound() {
-  if (act_stamp_ == issues_) return act_min_;  // nothing issued since the last scan
+// min(limit, the earliest tick at which an active request could issue), rounded up to rising edges where
+// required. Exact, but only requests whose bound is below the running minimum are looked up: the others
+// cannot lower it.
+int64_t Controller::active_bound(int64_t limit) {
   const unsigned char* rising = rising_only_.data();
-  int64_t best = kNever, raw = kNever;
   const size_t n = active_.size();
-  act_ready_.resize(n);
   for (size_t i = 0; i < n; ++i) {
+    if (active_.lb(i) >= limit) continue;
     Request& r = active_[i];
     r.cmd = static_cast<int16_t>(cmd_for(r));
     int64_t t = device_.ready_time(r.cmd, r.at);
-    act_ready_[i] = t;  // exact until the next command issues: pick_active reuses it
-    raw = t < raw ? t : raw;
+    active_.set_lb(i, t);
     t += (rising[r.cmd] & ~t) & 1;
-    best = t < best ? t : best;
+    limit = t < limit ? t : limit;
   }
-  act_stamp_ = issues_;
-  act_min_ = best;
-  act_raw_min_ = raw;
-  return best;
+  return limit;
 }
 
 int64_t Controller::next_event(int64_t clk) {
@@ -533,7 +531,7 @@ int64_t Controller::next_event(int64_t clk) {
   } else if (!allow_rw || allow_rw(clk + 1)) {
     best = std::min(best, index_.next(write_mode_after(write_mode_) ? kWriteQ : kReadQ));
   }
-  if (best > clk + 1) best = std::min(best, active_bound());
+  if (best > clk + 1) best = active_bound(best);
   return std::max(best, clk + 1);
 }
 

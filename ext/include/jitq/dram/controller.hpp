@@ -134,6 +134,7 @@ class RequestQueue {
     for (uint16_t s : order_) found |= (addr_[s] == a);
     return found;
   }
+  int64_t lb(size_t i) const { return lb_[i]; }
   void set_lb(size_t i, int64_t t) { lb_[i] = t; }
   // Bit k set: the request at position first + k (k < 64) has lb <= clk, i.e. may be ready. No branches:
   // lb <= clk exactly when lb - (clk + 1) is negative (bounds stay within +-2^62, so no overflow).
@@ -320,7 +321,7 @@ class Controller {
   // After a bank's open row changed: the queued requests there wait on another command now.
   void recount_bank(int bank);
   void recount_all();
-  int64_t active_bound();
+  int64_t active_bound(int64_t limit);
   Pick pick_priority(Slot slot);
   Pick pick_rw(Slot slot);
   bool try_slot(Slot slot);
@@ -342,11 +343,6 @@ class Controller {
   CommandLog* log_;
   ChannelStats* stats_;
   int64_t clk_ = 0;
-  uint64_t issues_ = 0;               // commands issued so far
-  std::vector<int64_t> act_ready_;    // active_bound(): each active request's ready tick ...
-  uint64_t act_stamp_ = UINT64_MAX;  // ... computed when issues_ had this value
-  int64_t act_min_ = 0;              // and their minimum (rising edges rounded) ...
-  int64_t act_raw_min_ = 0;          // ... and not rounded
 
   RequestQueue read_, write_, active_;
   std::vector<Request> priority_;
