@@ -274,9 +274,9 @@ Controller::Pick Controller::pick_active(Slot slot) {
 }
 
 // FR-FCFS on a read or write queue: the oldest request whose next command is ready now (and passes the
-// slot's filter and the close check). Visits, in arrival order, only the requests whose cached lower
-// bound has passed (found branch-free); the ready index tells which commands anything could issue now,
-// and a request waiting on another one takes that command's earliest tick as its new bound.
+// slot's filter and the close check). The ready index says at once when nothing in the queue can issue
+// now; otherwise only the requests whose cached lower bound has passed (found branch-free) are visited,
+// in arrival order, and each visited request's bound becomes its exact ready tick.
 Controller::Pick Controller::pick_queued(RequestQueue& buf, Slot slot) {
   Pick best;
   if (buf.empty()) return best;
@@ -291,13 +291,6 @@ Controller::Pick Controller::pick_queued(RequestQueue& buf, Slot slot) {
       const size_t i = first + static_cast<size_t>(__builtin_ctzll(m));
       Request& r = buf[i];
       r.cmd = static_cast<int16_t>(cmd_for(r));  // from the bank's open row: commands are not cached
-      const int k = index_.slot(r.cmd);
-      if (!(ready_slots >> k & 1)) {
-        // Nothing waiting on this command can issue before the index's root tick, a lower bound for
-        // this request too, unless it is a precharge held back by an active request (left out there).
-        if (k != ReadyIndex::kPreSlot || active_per_bank_[r.bank] == 0) buf.set_lb(i, index_.root(q, k));
-        continue;
-      }
       if (!eligible(r, slot)) continue;
       const int64_t t = device_.ready_time(r.cmd, r.at);
       buf.set_lb(i, t);

@@ -32,7 +32,6 @@ class ReadyIndex {
   static constexpr int kMaxQueues = 8;
   static constexpr int64_t kAbsent = INT64_MAX / 4;  // no request below this node (== kNever)
   static constexpr unsigned kAllSlots = (1u << kSlots) - 1;
-  static constexpr int kPreSlot = 1;                 // PREpb's slot (its leaves are gated, see below)
 
   // `close_checked[q]`: queue q's precharges wait while their bank has an active request (FR-FCFS does
   // not close a row with pending hits), read through `active_per_bank`.
@@ -96,9 +95,6 @@ class ReadyIndex {
     }
     return best;
   }
-  // The earliest tick (lower bound) at which anything in queue q waiting on slot k's command could
-  // issue; call after ready_slots(q, ...) (q must be the fresh queue).
-  int64_t root(int q, int k) const { return val_[static_cast<size_t>(q) * nodes_ * kSlots + k]; }
   // The slots (bit k) in which something in queue q could issue at `clk`.
   unsigned ready_slots(int q, int64_t clk) {
     use(q);
@@ -109,7 +105,7 @@ class ReadyIndex {
   }
 
  private:
-  enum : int { kAct = 0, kPre = kPreSlot, kRd = 2, kWr = 3 };
+  enum : int { kAct = 0, kPre = 1, kRd = 2, kWr = 3 };
   size_t cnt_at(int q, int bank) const { return (static_cast<size_t>(q) * nbanks_ + bank) * kSlots; }
   // Makes q the fresh queue (rebuilding it if it was not); the others go stale.
   void use(int q) {
