@@ -39,6 +39,7 @@ SimConfig sim_config_from_dict(const py::dict& d) {
   c.controller.read_forwarding = dict_get<bool>(d, "read_forwarding");
   c.requests_per_clock = dict_get<int>(d, "requests_per_clock");
   if (d.contains("tick_every_cycle")) c.tick_every_cycle = dict_get<bool>(d, "tick_every_cycle");
+  c.controller.exact_scan = c.tick_every_cycle;
   return c;
 }
 

@@ -254,6 +254,7 @@ bool Controller::eligible_falling(const Request& r, Slot slot) const {
 // write queues (its bank keeps its row: the close check protects it), so only requests whose bound has
 // passed are looked up.
 Controller::Pick Controller::pick_active(Slot slot) {
+  if (cfg_.exact_scan) return pick_exact(active_, slot, false, true);
   Pick best;
   const size_t n = active_.size();
   int64_t best_arrive = 0;
@@ -278,6 +279,7 @@ Controller::Pick Controller::pick_active(Slot slot) {
 // now; otherwise only the requests whose cached lower bound has passed (found branch-free) are visited,
 // in arrival order, and each visited request's bound becomes its exact ready tick.
 Controller::Pick Controller::pick_queued(RequestQueue& buf, Slot slot) {
+  if (cfg_.exact_scan) return pick_exact(buf, slot, true, false);
   Pick best;
   if (buf.empty()) return best;
   const int q = queue_id(&buf);
@@ -300,6 +302,26 @@ Controller::Pick Controller::pick_queued(RequestQueue& buf, Slot slot) {
       best.idx = static_cast<int>(i);
       return best;
     }
+  }
+  return best;
+}
+
+// The reference for both picks above (cfg_.exact_scan): every request looked up, nothing cached. The
+// read and write queues take the first ready request in arrival order; the active queue the ready one
+// that arrived first.
+Controller::Pick Controller::pick_exact(RequestQueue& buf, Slot slot, bool check_close, bool oldest_arrival) {
+  Pick best;
+  int64_t best_arrive = 0;
+  for (size_t i = 0; i < buf.size(); ++i) {
+    Request& r = buf[i];
+    r.cmd = static_cast<int16_t>(cmd_for(r));
+    if (!eligible(r, slot) || device_.ready_time(r.cmd, r.at) > clk_) continue;
+    if (check_close && would_close_active(r, r.cmd)) continue;
+    if (best && r.arrive >= best_arrive) continue;
+    best.buf = &buf;
+    best.idx = static_cast<int>(i);
+    best_arrive = r.arrive;
+    if (!oldest_arrival) break;
   }
   return best;
 }

@@ -50,6 +50,9 @@ struct ControllerConfig {
   RowPolicy row_policy = RowPolicy::Open;
   RefreshPolicy refresh = RefreshPolicy::AllBank;
   bool read_forwarding = true;  // reads to a queued write's address are served from the queue
+  // Reference scheduler for tests: every queued request looked up exactly at every pick, in arrival
+  // order, without the cached bounds or the ready index (same choices, slower).
+  bool exact_scan = false;
 };
 
 struct Request {
@@ -318,6 +321,7 @@ class Controller {
   int queue_id(const RequestQueue* q) const { return q == &read_ ? kReadQ : (q == &write_ ? kWriteQ : kActiveQ); }
   Pick pick_active(Slot slot);
   Pick pick_queued(RequestQueue& buf, Slot slot);
+  Pick pick_exact(RequestQueue& buf, Slot slot, bool check_close, bool oldest_arrival);
   // After a bank's open row changed: the queued requests there wait on another command now.
   void recount_bank(int bank);
   void recount_all();

@@ -29,8 +29,9 @@ struct SimConfig {
   ControllerConfig controller;
   int requests_per_clock = 1;
   std::string command_log;  // empty = none
-  // Evaluate every tick instead of jumping to the next event. Results are the same either way (tests
-  // check this); only slower. For tests and debugging.
+  // Reference mode: evaluate every tick instead of jumping to the next event, and schedule by looking
+  // every queued request up exactly (no cached bounds, no ready index). Results are the same either way
+  // (tests check this); only slower. For tests and debugging.
   bool tick_every_cycle = false;
 };
 
