@@ -6,7 +6,9 @@
 //
 // Finding the next event: the read and write queues are summarized by a ReadyIndex (per command, a
 // min-tree of ready ticks over the bank hierarchy, see ready_index.hpp); the active queue, a few
-// requests, is scanned.
+// requests, is scanned. Every queued request also keeps a lower bound of its ready tick, so the
+// FR-FCFS picks and the active-queue scan look up only requests whose bound has passed (or could
+// lower the minimum). A reference mode (ControllerConfig::exact_scan) looks every request up instead.
 //
 // PIM hook: `priority_send()` injects a command stream (any command id of the spec, e.g. all-bank PIM
 // commands added by a standard extension) that is served in order ahead of reads and writes, and
