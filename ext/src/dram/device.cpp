@@ -10,7 +10,6 @@ Device::Device(const Spec& spec) : spec_(&spec), ncmd_(spec.ncmd()), bank_level_
     hist_[l].assign(static_cast<size_t>(spec.count[l]) * ncmd_ * kMaxWindow, -1);
   }
   open_row_.assign(spec.count[spec.bank_level], -1);
-  version_.assign(spec.count[spec.bank_level], 0);
 }
 
 int64_t Device::ready_time_all(int cmd, const NodeAddr& addr) const {

@@ -40,8 +40,6 @@ class Device {
   void issue(int cmd, const NodeAddr& addr, int row, int64_t clk);
 
   int open_row(int bank) const { return open_row_[bank]; }
-  // Incremented whenever the bank's open row changes (lets callers cache the next command).
-  uint32_t version(int bank) const { return version_[bank]; }
   // True if any bank covered by `addr` at `level` and below is open.
   bool any_open(const NodeAddr& addr, int level) const;
 
@@ -49,12 +47,7 @@ class Device {
   int64_t ready_time_all(int cmd, const NodeAddr& addr) const;
   void update_node(int level, int node, int cmd, int64_t clk);
   void update_sibling(int level, int node, int cmd, int64_t clk);
-  void set_row(int bank, int row) {
-    if (open_row_[bank] != row) {
-      open_row_[bank] = row;
-      ++version_[bank];
-    }
-  }
+  void set_row(int bank, int row) { open_row_[bank] = row; }
 
   const Spec* spec_;
   int ncmd_;
@@ -62,7 +55,6 @@ class Device {
   std::vector<int64_t> ready_[kMaxLevels];  // [node * ncmd + cmd]
   std::vector<int64_t> hist_[kMaxLevels];   // [(node * ncmd + cmd) * kMaxWindow + k], most recent first
   std::vector<int32_t> open_row_;           // per bank, -1 = closed
-  std::vector<uint32_t> version_;           // per bank
 };
 
 }  // namespace jitq::dram
