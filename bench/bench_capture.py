@@ -1,6 +1,13 @@
 """Capture benchmarks (issue 5): recorder overhead on a ~10M-parameter GPT-2 training step on the CPU
 (target <= 15%), and a fake-mode GPT-3 175B step at batch 1 x 2048 captured and written (target
-<= 60 s), with peak memory. Prints figures; run with ``python bench/bench_capture.py``."""
+<= 60 s), with peak memory. Prints figures; run with ``python bench/bench_capture.py``.
+
+Overhead figures: plain, logger and recorded steps run interleaved, one of each per round, the order
+alternating from round to round, so a change in machine load hits all three alike. The headline is
+the best-of-rounds overhead (best recorded / best plain); beside it are the ratio of the medians and
+the median of the per-round paired ratios (recorded / plain within the same round), which is the
+figure least moved by load that comes and goes. The load average is printed at the start and the end:
+on a busy machine (load above the number of cores) wall times, and so all three figures, are inflated."""
 
 from __future__ import annotations
 
@@ -97,11 +104,16 @@ def bench_overhead(repeats: int, threads: int | None) -> None:
         for run in (runs if i % 2 == 0 else runs[::-1]):
             run()
     p, r, lg = min(plain), min(recd), min(logged)
+    med = statistics.median
+    paired_r = med(b / a for a, b in zip(plain, recd))  # recorded / plain of the same round
+    paired_lg = med(b / a for a, b in zip(plain, logged))
     print(f"recorder overhead, GPT-2 {param_count(cfg) / 1e6:.1f}M params, batch 4 x 128, AdamW, "
           f"{torch.get_num_threads()} threads, {n_ops} ops/step, best of {repeats}:")
     print(f"  plain step {p * 1e3:.1f} ms (median {statistics.median(plain) * 1e3:.1f}), recorded "
           f"{r * 1e3:.1f} ms (median {statistics.median(recd) * 1e3:.1f}): overhead {100 * (r / p - 1):+.1f}% "
           f"(median {100 * (statistics.median(recd) / statistics.median(plain) - 1):+.1f}%), target <= 15%")
+    print(f"  median of per-round paired ratios (same round): recorded {100 * (paired_r - 1):+.1f}%, "
+          f"logger {100 * (paired_lg - 1):+.1f}%")
     print(f"  for reference, a plain TorchDispatchMode logger (op names only): {lg * 1e3:.1f} ms, "
           f"overhead {100 * (lg / p - 1):+.1f}% (median {100 * (statistics.median(logged) / statistics.median(plain) - 1):+.1f}%)")
     pc, rc = min(plain_cpu), min(recd_cpu)
@@ -124,6 +136,7 @@ def main() -> None:
         bench_fake_gpt3(a.model, 1, a.seq)
     if not a.skip_overhead:
         bench_overhead(a.repeats, a.threads)
+    print("load average at end: %.1f %.1f %.1f" % os.getloadavg())
 
 
 if __name__ == "__main__":
