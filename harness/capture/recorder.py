@@ -262,10 +262,9 @@ class Recorder(TorchDispatchMode):
         phase = self.phase
         if phase == FWD:
             module = self._stack[-1]
-            seq = _get_sequence_nr() - 1
-            seq_module = self._seq_module
-            if seq not in seq_module:
-                seq_module[seq] = module
+            # the autograd node this op creates (if any) gets the next sequence number; the first op
+            # that sees a number names its module (backward ops find their module through it)
+            self._seq_module.setdefault(_get_sequence_nr() - 1, module)
         elif phase == BWD:
             node = _current_node()
             module = ""
@@ -284,26 +283,22 @@ class Recorder(TorchDispatchMode):
         nargs = len(args)
         for i, name, role in arg_plan:
             v = args[i] if i < nargs else kwargs.get(name)
-            if isinstance(v, Tensor):
-                vs: Any = (v,)
-            elif isinstance(v, (list, tuple)):
-                vs = v
-            else:
-                continue
-            for t in vs:
-                if not isinstance(t, Tensor):
-                    continue
-                st = t.untyped_storage()
+            if isinstance(v, Tensor):  # the common case, inlined: no 1-tuple, no inner loop, no call
+                st = v.untyped_storage()
                 key = id(st)  # the storage's Python object lives exactly as long as the storage
                 tid = live.get(key)
                 if tid is None:
                     tid = self._new_storage(st, key, op_id)
                 if role == RW:
-                    off, dt, sh, sd = t.storage_offset(), t.dtype, t.shape, t.stride()
+                    off, dt, sh, sd = v.storage_offset(), v.dtype, v.shape, v.stride()
                     acc_append((op_id, tid, READ, off, dt, sh, sd))
                     acc_append((op_id, tid, WRITE, off, dt, sh, sd))
                 else:
-                    acc_append((op_id, tid, role, t.storage_offset(), t.dtype, t.shape, t.stride()))
+                    acc_append((op_id, tid, role, v.storage_offset(), v.dtype, v.shape, v.stride()))
+            elif isinstance(v, (list, tuple)):  # Tensor[] / Tensor?[] arguments (cat, stack, foreach)
+                for t in v:
+                    if isinstance(t, Tensor):
+                        self._log(t, role, op_id)
         if is_lift and self.fake and isinstance(out, Tensor):
             self._alias_lifted(args[0], out)  # before the result is logged: it takes the constant's id
         if single and isinstance(out, Tensor):
