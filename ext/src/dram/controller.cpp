@@ -156,9 +156,7 @@ bool Controller::can_accept(const Request& req) const {
   return static_cast<int>(write_.size()) < cfg_.write_buffer_size;
 }
 
-bool Controller::send(Request req, int64_t clk) { return enqueue(req, clk); }
-
-bool Controller::enqueue(Request req, int64_t clk) {
+bool Controller::send(Request req, int64_t clk) {
   req.final_cmd = static_cast<int16_t>(req.kind == 0 ? spec_->id.RD : spec_->id.WR);
   req.arrive = clk;
   if (req.kind == 0) {
@@ -262,9 +260,7 @@ Controller::Pick Controller::pick_active(Slot slot) {
     if (active_.lb(i) > clk_) continue;
     Request& r = active_[i];
     r.cmd = static_cast<int16_t>(cmd_for(r));
-    const int64_t t = device_.ready_time(r.cmd, r.at);
-    active_.set_lb(i, t);
-    if (t > clk_) continue;
+    if (look_up(active_, i) > clk_) continue;
     if (best && r.arrive >= best_arrive) continue;
     if (!eligible(r, slot)) continue;
     best.buf = &active_;
@@ -293,10 +289,7 @@ Controller::Pick Controller::pick_queued(RequestQueue& buf, Slot slot) {
       const size_t i = first + static_cast<size_t>(__builtin_ctzll(m));
       Request& r = buf[i];
       r.cmd = static_cast<int16_t>(cmd_for(r));  // from the bank's open row: commands are not cached
-      if (!eligible(r, slot)) continue;
-      const int64_t t = device_.ready_time(r.cmd, r.at);
-      buf.set_lb(i, t);
-      if (t > clk_) continue;
+      if (!eligible(r, slot) || look_up(buf, i) > clk_) continue;
       if (would_close_active(r, r.cmd)) continue;
       best.buf = &buf;
       best.idx = static_cast<int>(i);
@@ -315,7 +308,7 @@ Controller::Pick Controller::pick_exact(RequestQueue& buf, Slot slot, bool check
   for (size_t i = 0; i < buf.size(); ++i) {
     Request& r = buf[i];
     r.cmd = static_cast<int16_t>(cmd_for(r));
-    if (!eligible(r, slot) || device_.ready_time(r.cmd, r.at) > clk_) continue;
+    if (!eligible(r, slot) || ready(r, r.cmd) > clk_) continue;
     if (check_close && would_close_active(r, r.cmd)) continue;
     if (best && r.arrive >= best_arrive) continue;
     best.buf = &buf;
@@ -520,15 +513,12 @@ void Controller::tick(int64_t clk) {
 // required. Exact, but only requests whose bound is below the running minimum are looked up: the others
 // cannot lower it.
 int64_t Controller::active_bound(int64_t limit) {
-  const unsigned char* rising = rising_only_.data();
   const size_t n = active_.size();
   for (size_t i = 0; i < n; ++i) {
     if (active_.lb(i) >= limit) continue;
     Request& r = active_[i];
     r.cmd = static_cast<int16_t>(cmd_for(r));
-    int64_t t = device_.ready_time(r.cmd, r.at);
-    active_.set_lb(i, t);
-    t += (rising[r.cmd] & ~t) & 1;
+    const int64_t t = on_edge(r.cmd, look_up(active_, i));
     limit = t < limit ? t : limit;
   }
   return limit;

@@ -102,12 +102,8 @@ class RequestQueue {
   }
   size_t size() const { return order_.size(); }
   bool empty() const { return order_.empty(); }
-  size_t slot(size_t i) const { return order_[i]; }  // the i-th oldest request's slot
   Request& operator[](size_t i) { return req_[order_[i]]; }
   const Request& operator[](size_t i) const { return req_[order_[i]]; }
-  Request& at_slot(size_t s) { return req_[s]; }
-  Request& front() { return req_[order_.front()]; }
-  Request& back() { return req_[order_.back()]; }
   void push(const Request& r) {
     if (free_.empty()) throw std::logic_error("RequestQueue::push: queue full");
     const uint16_t s = free_.back();
@@ -296,7 +292,6 @@ class Controller {
     explicit operator bool() const { return idx >= 0; }
   };
 
-  bool enqueue(Request req, int64_t clk);
   int preq(const Request& r) const;
   bool eligible(const Request& r, Slot slot) const {
     if (slot == Slot::Any) return true;
@@ -313,6 +308,12 @@ class Controller {
   }
   bool would_close_active_all(const Request& r) const;
   int64_t ready(const Request& r, int cmd) const { return device_.ready_time(cmd, r.at); }
+  // The ready tick now of the request at position i of q (its command set), kept as its cached bound.
+  int64_t look_up(RequestQueue& q, size_t i) {
+    const int64_t t = ready(q[i], q[i].cmd);
+    q.set_lb(i, t);
+    return t;
+  }
   // The next command of a queued (bank-scoped) read or write, from its bank's open row.
   int cmd_for(const Request& r) const {
     const int open = device_.open_row(r.bank);
@@ -335,11 +336,9 @@ class Controller {
   void refresh_tick();
   bool write_mode_after(bool mode) const;
   // Earliest tick at which `cmd` could issue for `r` (rounded to a rising edge where required).
-  int64_t earliest(const Request& r, int cmd) const {
-    int64_t t = ready(r, cmd);
-    if (rising_only_[cmd] && (t & 1) == 0) ++t;
-    return t;
-  }
+  int64_t earliest(const Request& r, int cmd) const { return on_edge(cmd, ready(r, cmd)); }
+  // t, or the next tick if `cmd` issues only on rising (odd) edges and t is not one; no branch.
+  int64_t on_edge(int cmd, int64_t t) const { return t + ((rising_only_[cmd] & ~t) & 1); }
   bool buffered_write(uint64_t addr) const;
 
   const Spec* spec_;

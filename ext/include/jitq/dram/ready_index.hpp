@@ -42,13 +42,11 @@ class ReadyIndex {
   unsigned row_slots() const { return (1u << kAct) | (1u << kPre); }
   unsigned column_slots() const { return (1u << kRd) | (1u << kWr); }
 
-  // Presence counting. add/remove refresh the bank's path at once when presence flips; the *_count
-  // variants defer that to the next refresh_bank of the same bank (the issue path).
+  // Presence counting. add refreshes the bank's path at once when presence flips (a request arrives
+  // between commands); the *_count variants defer that to the next refresh_bank of the same bank (the
+  // issue path).
   void add(int q, int cmd, int bank) {
     if (cnt_[cnt_at(q, bank) + slot(cmd)]++ == 0 && fresh_ == q) walk(bank, bl_);
-  }
-  void remove(int q, int cmd, int bank) {
-    if (--cnt_[cnt_at(q, bank) + slot(cmd)] == 0 && fresh_ == q) walk(bank, bl_);
   }
   void add_count(int q, int cmd, int bank) {
     ++cnt_[cnt_at(q, bank) + slot(cmd)];
